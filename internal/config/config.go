@@ -1,0 +1,135 @@
+// Package config loads and validates models.json, the list of models the
+// gateway serves.
+//
+// Validation is strict: unknown fields, wrong JSON types and out-of-range
+// values are errors rather than being ignored, so a typo fails at startup
+// with a message naming the file, the entry and the field instead of quietly
+// changing how requests are routed.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// AdapterOpenAICompat is the adapter for upstreams that speak the OpenAI HTTP
+// API (OpenAI itself, DeepSeek, Groq, Mistral, Ollama, vLLM, ...).
+const AdapterOpenAICompat = "openai_compat"
+
+// DefaultTimeout is the upstream request timeout used when an entry does not
+// set "timeout".
+const DefaultTimeout = 60 * time.Second
+
+// File is a parsed, validated models.json.
+type File struct {
+	Path   string  // the file it came from (for messages)
+	Models []Model // in file order, including disabled entries
+}
+
+// Model is one validated entry with defaults applied.
+type Model struct {
+	Index       int           // position in the file's models array
+	ID          string        // what clients send as "model"
+	Adapter     string        // e.g. AdapterOpenAICompat
+	BaseURL     string        // API root including its version; trailing slashes trimmed
+	APIKey      string        // the literal key, or "" when APIKeyEnv is set or no key
+	APIKeyEnv   string        // variable name when api_key was "ENV:NAME"
+	Enabled     bool          // false keeps the entry in the file but out of service
+	Model       string        // upstream model name (defaults to ID)
+	Temperature *float64      // nil: not configured; otherwise used only when the client sent none
+	MaxTokens   *int          // nil: not configured; otherwise used only when the client sent none
+	Timeout     time.Duration // default DefaultTimeout
+}
+
+// Load reads and parses the models file at path. Messages name the file by
+// path, so pass the path the operator configured.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// The *fs.PathError already carries the path; the prefix says what
+		// was being read.
+		return nil, fmt.Errorf("reading models config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates the contents of a models file. name is used only
+// in error messages. It reports the first error found, in file order.
+func Parse(name string, data []byte) (*File, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf(`%s: file is empty (expected a JSON object with a "models" array)`, name)
+	}
+	// Validate the whole input first (this also rejects trailing data after
+	// the value), so every later step only sees well-formed JSON.
+	var top json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, syntaxError(name, data, err)
+	}
+	entries, err := parseTop(top)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+
+	f := &File{Path: name, Models: make([]Model, 0, len(entries))}
+	seen := make(map[string]int, len(entries))
+	for i, raw := range entries {
+		label := entryLabel(i, peekID(raw))
+		m, err := parseModel(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", name, label, err)
+		}
+		if j, dup := seen[m.ID]; dup {
+			// Pools of deployments behind one id are a later feature; until
+			// then a second entry would silently shadow the first.
+			return nil, fmt.Errorf("%s: %s: id: duplicate of models[%d]", name, label, j)
+		}
+		seen[m.ID] = i
+		m.Index = i
+		f.Models = append(f.Models, m)
+	}
+	return f, nil
+}
+
+// ResolveAPIKey returns the key to send upstream. When the key comes from an
+// environment variable that is unset or empty it returns ok=false and a reason
+// naming the variable (never a value), e.g. `environment variable
+// OPENAI_API_KEY is not set`, so the gateway can start and explain why a model
+// is unavailable. A nil lookupEnv means os.LookupEnv.
+func (m *Model) ResolveAPIKey(lookupEnv func(string) (string, bool)) (key string, reason string, ok bool) {
+	if m.APIKeyEnv == "" {
+		return m.APIKey, "", true
+	}
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	v, set := lookupEnv(m.APIKeyEnv)
+	switch {
+	case !set:
+		return "", fmt.Sprintf("environment variable %s is not set", m.APIKeyEnv), false
+	case v == "":
+		return "", fmt.Sprintf("environment variable %s is set but empty", m.APIKeyEnv), false
+	case !isHeaderSafe(v):
+		// The key goes into an HTTP header; a stray newline would break the
+		// request in a far less obvious way.
+		return "", fmt.Sprintf("environment variable %s contains whitespace or control characters", m.APIKeyEnv), false
+	}
+	return v, "", true
+}
+
+// Label returns `models[i] (id "x")`, the way messages and logs refer to an
+// entry so that it can be found in the file.
+func (m *Model) Label() string {
+	return entryLabel(m.Index, m.ID)
+}
+
+// entryLabel names entry i; id is left out when it is not known.
+func entryLabel(i int, id string) string {
+	if id == "" {
+		return fmt.Sprintf("models[%d]", i)
+	}
+	return fmt.Sprintf("models[%d] (id %s)", i, strconv.Quote(truncate(id)))
+}

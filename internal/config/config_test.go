@@ -1,0 +1,269 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// badFiles maps each testdata/*.bad.json file to the exact error it must
+// produce (without the "testdata/<file>" prefix).
+var badFiles = map[string]string{
+	// Whole-file problems.
+	"syntax.bad.json":           ":2:42: invalid JSON: invalid character '}' looking for beginning of object key string",
+	"syntax-eof.bad.json":       ":2:13: invalid JSON: unexpected end of JSON input",
+	"trailing.bad.json":         ":4:1: invalid JSON: invalid character 'g' after top-level value",
+	"empty.bad.json":            `: file is empty (expected a JSON object with a "models" array)`,
+	"whitespace-only.bad.json":  `: file is empty (expected a JSON object with a "models" array)`,
+	"top-not-object.bad.json":   `: must be a JSON object with a "models" array, got array`,
+	"top-unknown.bad.json":      `: unknown top-level field "modles" (did you mean "models"?)`,
+	"top-unknown-far.bad.json":  `: unknown top-level field "settings"`,
+	"models-missing.bad.json":   ": models: required",
+	"models-empty.bad.json":     ": models: must list at least one model",
+	"models-null.bad.json":      ": models: must be an array, got null",
+	"models-object.bad.json":    ": models: must be an array, got object",
+	"entry-not-object.bad.json": ": models[0]: must be a JSON object, got string",
+
+	// Field names and JSON types.
+	"field-typo.bad.json":          `: models[0] (id "x"): unknown field "temprature" (did you mean "temperature"?)`,
+	"field-case.bad.json":          `: models[0] (id "x"): unknown field "Timeout" (did you mean "timeout"?)`,
+	"field-unknown.bad.json":       `: models[0] (id "x"): unknown field "foo"`,
+	"field-twice.bad.json":         `: models[0] (id "x"): timeout: given more than once`,
+	"field-null.bad.json":          `: models[0] (id "x"): temperature: must be a number, got null`,
+	"temperature-string.bad.json":  `: models[0] (id "x"): temperature: must be a number, got string`,
+	"temperature-huge.bad.json":    `: models[0] (id "x"): temperature: number 1e400 is out of range`,
+	"max-tokens-fraction.bad.json": `: models[0] (id "x"): max_tokens: must be an integer, got number 1.5`,
+	"max-tokens-overflow.bad.json": `: models[0] (id "x"): max_tokens: number 99999999999999999999 is out of range`,
+	"timeout-string.bad.json":      `: models[0] (id "x"): timeout: must be a number, got string`,
+	"enabled-string.bad.json":      `: models[0] (id "x"): enabled: must be true or false, got string`,
+	"api-key-number.bad.json":      `: models[0] (id "x"): api_key: must be a string, got number`,
+	"id-number.bad.json":           ": models[0]: id: must be a string, got number",
+
+	// id
+	"id-missing.bad.json":   ": models[1]: id: required",
+	"id-empty.bad.json":     ": models[0]: id: must not be empty",
+	"id-space.bad.json":     `: models[0] (id "gpt 4o"): id: must not contain whitespace or control characters (found U+0020)`,
+	"id-tab.bad.json":       `: models[0] (id "gpt\t4o"): id: must not contain whitespace or control characters (found U+0009)`,
+	"id-long.bad.json":      `: models[0] (id "` + strings.Repeat("a", 64) + `..."): id: must be at most 256 bytes, got 257`,
+	"id-duplicate.bad.json": `: models[2] (id "x"): id: duplicate of models[0]`,
+
+	// adapter
+	"adapter-missing.bad.json":     `: models[0] (id "x"): adapter: required`,
+	"adapter-unknown.bad.json":     `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: openai_compat)`,
+	"adapter-custom-http.bad.json": `: models[0] (id "x"): adapter: "custom_http" is not supported by this version (supported: openai_compat)`,
+	"adapter-process.bad.json":     `: models[0] (id "x"): adapter: "process" is not supported by this version (supported: openai_compat)`,
+
+	// base_url
+	"base-url-missing.bad.json":  `: models[0] (id "x"): base_url: required`,
+	"base-url-empty.bad.json":    `: models[0] (id "x"): base_url: must not be empty`,
+	"base-url-ftp.bad.json":      `: models[0] (id "x"): base_url: must be an http or https URL, got scheme "ftp"`,
+	"base-url-no-host.bad.json":  `: models[0] (id "x"): base_url: must include a host`,
+	"base-url-relative.bad.json": `: models[0] (id "x"): base_url: must be an absolute http or https URL, e.g. https://api.openai.com/v1`,
+	"base-url-query.bad.json":    `: models[0] (id "x"): base_url: must not have a query`,
+	"base-url-fragment.bad.json": `: models[0] (id "x"): base_url: must not have a fragment`,
+	"base-url-userinfo.bad.json": `: models[0] (id "x"): base_url: must not contain user info (put credentials in api_key)`,
+	"base-url-bad-port.bad.json": `: models[0] (id "x"): base_url: not a valid URL: invalid port ":x" after host`,
+
+	// api_key (the files' secrets contain "SECRET", checked below)
+	"api-key-env-empty.bad.json": `: models[0] (id "x"): api_key: "ENV:" must be followed by an environment variable name`,
+	"api-key-env-bad.bad.json":   `: models[0] (id "x"): api_key: invalid environment variable name "1BAD" (must match [A-Za-z_][A-Za-z0-9_]*)`,
+	"api-key-newline.bad.json":   `: models[0] (id "x"): api_key: literal key must not contain whitespace or control characters (it is sent in an HTTP header)`,
+	"api-key-space.bad.json":     `: models[0] (id "x"): api_key: literal key must not contain whitespace or control characters (it is sent in an HTTP header)`,
+	"api-key-empty.bad.json":     `: models[0] (id "x"): api_key: must not be empty (omit it when the upstream needs no key)`,
+
+	// Values.
+	"model-empty.bad.json":          `: models[0] (id "x"): model: must not be empty (omit it to use the id)`,
+	"temperature-range.bad.json":    `: models[2] (id "gpt-4o"): temperature: must be between 0 and 2, got 3`,
+	"temperature-negative.bad.json": `: models[0] (id "x"): temperature: must be between 0 and 2, got -0.1`,
+	"max-tokens-zero.bad.json":      `: models[0] (id "x"): max_tokens: must be at least 1, got 0`,
+	"timeout-zero.bad.json":         `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 0`,
+	"timeout-negative.bad.json":     `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got -5`,
+	"timeout-too-large.bad.json":    `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 86401`,
+}
+
+func TestLoadBad(t *testing.T) {
+	for name, want := range badFiles {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join("testdata", name)
+			f, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load(%q) = %+v, want error", path, f)
+			}
+			if got := err.Error(); got != path+want {
+				t.Errorf("Load(%q) error:\n got: %s\nwant: %s", path, got, path+want)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error leaks a secret: %s", err)
+			}
+		})
+	}
+}
+
+// TestBadFilesListed keeps the table and testdata in step, so a new bad file
+// cannot go untested.
+func TestBadFilesListed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.bad.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range files {
+		if _, ok := badFiles[filepath.Base(path)]; !ok {
+			t.Errorf("%s has no entry in badFiles", path)
+		}
+	}
+	if len(files) != len(badFiles) {
+		t.Errorf("%d bad files in testdata, %d in badFiles", len(files), len(badFiles))
+	}
+}
+
+func TestSyntaxErrorUnwraps(t *testing.T) {
+	_, err := Parse("x.json", []byte(`{"models": [}`))
+	var se *json.SyntaxError
+	if !errors.As(err, &se) || !strings.HasPrefix(err.Error(), "x.json:1:13: invalid JSON: ") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.json")
+	_, err := Load(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Load(%q) error = %v, want fs.ErrNotExist", path, err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the path", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestLoadGood(t *testing.T) {
+	path := filepath.Join("testdata", "full.good.json")
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &File{Path: path, Models: []Model{
+		{
+			// Only required fields: every default applies.
+			Index: 0, ID: "minimal", Adapter: AdapterOpenAICompat,
+			BaseURL: "https://api.example.com/v1", Enabled: true, Model: "minimal",
+			Timeout: DefaultTimeout,
+		},
+		{
+			Index: 1, ID: "meta-llama/Llama-3.1-8B", Adapter: AdapterOpenAICompat,
+			BaseURL: "http://127.0.0.1:8000/v1", APIKeyEnv: "VLLM_API_KEY", Enabled: false,
+			Model: "meta-llama/Llama-3.1-8B-Instruct", Temperature: ptr(0.0), MaxTokens: ptr(1),
+			Timeout: 250 * time.Millisecond,
+		},
+		{
+			Index: 2, ID: "literal:key@v1.0", Adapter: AdapterOpenAICompat,
+			BaseURL: "HTTPS://API.Example.com:8443/openai/v1", APIKey: "sk-literal-123", Enabled: true,
+			Model: "literal:key@v1.0", Temperature: ptr(2.0), MaxTokens: ptr(4096),
+			Timeout: 24 * time.Hour,
+		},
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load(%q) mismatch (-want +got):\n%s", path, diff)
+	}
+	if l := got.Models[1].Label(); l != `models[1] (id "meta-llama/Llama-3.1-8B")` {
+		t.Errorf("Label() = %s", l)
+	}
+}
+
+func TestParseEscapedNames(t *testing.T) {
+	// Member names are compared after JSON unescaping, like encoding/json does.
+	f, err := Parse("x.json", []byte(`{"mod\u0065ls": [{"id": "a", "adapter": "openai_compat", "base_url": "http://h/v1", "time\u006fut": 1.5}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Models[0].Timeout; got != 1500*time.Millisecond {
+		t.Errorf("Timeout = %v, want 1.5s", got)
+	}
+}
+
+func TestResolveAPIKey(t *testing.T) {
+	env := map[string]string{"SET_KEY": "sk-from-env", "EMPTY_KEY": "", "BAD_KEY": "sk-x\n"}
+	lookup := func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}
+	tests := []struct {
+		name   string
+		model  Model
+		key    string
+		reason string
+		ok     bool
+	}{
+		{"literal", Model{APIKey: "sk-literal"}, "sk-literal", "", true},
+		{"env set", Model{APIKeyEnv: "SET_KEY"}, "sk-from-env", "", true},
+		{"env unset", Model{APIKeyEnv: "UNSET_KEY"}, "", "environment variable UNSET_KEY is not set", false},
+		{"env empty", Model{APIKeyEnv: "EMPTY_KEY"}, "", "environment variable EMPTY_KEY is set but empty", false},
+		{"env bad", Model{APIKeyEnv: "BAD_KEY"}, "", "environment variable BAD_KEY contains whitespace or control characters", false},
+		{"no key", Model{}, "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key, reason, ok := tt.model.ResolveAPIKey(lookup)
+			if key != tt.key || reason != tt.reason || ok != tt.ok {
+				t.Errorf("ResolveAPIKey() = %q, %q, %v; want %q, %q, %v", key, reason, ok, tt.key, tt.reason, tt.ok)
+			}
+		})
+	}
+}
+
+// TestShippedConfig checks config/models.json, and that a machine without any
+// API keys still has something to serve.
+func TestShippedConfig(t *testing.T) {
+	f, err := Load(filepath.Join("..", "..", "config", "models.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	var usable []string
+	for i := range f.Models {
+		m := &f.Models[i]
+		if _, _, ok := m.ResolveAPIKey(noEnv); ok && m.Enabled {
+			usable = append(usable, m.ID)
+		}
+	}
+	if !slices.Contains(usable, "mock") {
+		t.Errorf("models usable without keys = %v, want to include mock", usable)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file, err := Parse("fuzz.json", data)
+		if err != nil {
+			return
+		}
+		if len(file.Models) == 0 {
+			t.Fatal("no models and no error")
+		}
+		for i, m := range file.Models {
+			if m.ID == "" || m.Model == "" || m.Index != i || m.Timeout <= 0 {
+				t.Fatalf("invalid model accepted: %+v", m)
+			}
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// wireFile mirrors the top level of models.json.
+type wireFile struct {
+	Models []json.RawMessage `json:"models"` // decoded one by one for per-entry messages
+}
+
+// wireModel mirrors one models.json entry. Pointer fields tell "absent" from
+// a zero value, so that required fields and defaults can be handled. To add a
+// field, add it here (the json tag is its name in the file; the known-field
+// list and type messages are derived from this struct) and validate it in
+// parseModel.
+type wireModel struct {
+	ID          *string  `json:"id"`
+	Adapter     *string  `json:"adapter"`
+	BaseURL     *string  `json:"base_url"`
+	APIKey      *string  `json:"api_key"`
+	Enabled     *bool    `json:"enabled"`
+	Model       *string  `json:"model"`
+	Temperature *float64 `json:"temperature"`
+	MaxTokens   *int     `json:"max_tokens"`
+	Timeout     *float64 `json:"timeout"` // seconds, fractions allowed
+}
+
+var (
+	topFields   = fieldsOf(wireFile{})
+	modelFields = fieldsOf(wireModel{})
+)
+
+// adapters lists the adapter types of the design. false marks types that are
+// known but not implemented in this build, so they get a clearer message
+// than a typo would.
+var adapters = map[string]bool{
+	AdapterOpenAICompat: true,
+	"custom_http":       false,
+	"process":           false,
+}
+
+const (
+	maxIDLen   = 256
+	maxTimeout = 86400 // seconds
+	envPrefix  = "ENV:"
+)
+
+// parseTop checks the top-level object and returns the raw entries.
+func parseTop(top json.RawMessage) ([]json.RawMessage, error) {
+	if k := kindOf(top); k != "object" {
+		return nil, fmt.Errorf(`must be a JSON object with a "models" array, got %s`, k)
+	}
+	var w wireFile
+	if err := decodeStrict(top, topFields, "top-level field", &w); err != nil {
+		return nil, err
+	}
+	switch {
+	case w.Models == nil:
+		return nil, errors.New("models: required")
+	case len(w.Models) == 0:
+		return nil, errors.New("models: must list at least one model")
+	}
+	return w.Models, nil
+}
+
+// peekID returns the entry's id if it is a string, or "" when it cannot be
+// known; it only serves to label messages, so it never fails.
+func peekID(raw json.RawMessage) string {
+	members, err := objectMembers(raw)
+	if err != nil {
+		return ""
+	}
+	var id string
+	if v, ok := lookup(members, "id"); ok {
+		_ = json.Unmarshal(v, &id)
+	}
+	return id
+}
+
+// parseModel decodes and validates one entry and applies defaults. Errors
+// are relative to the entry ("temperature: ..."); the caller adds the file
+// and the entry label.
+func parseModel(raw json.RawMessage) (Model, error) {
+	if k := kindOf(raw); k != "object" {
+		return Model{}, fmt.Errorf("must be a JSON object, got %s", k)
+	}
+	var w wireModel
+	if err := decodeStrict(raw, modelFields, "field", &w); err != nil {
+		return Model{}, err
+	}
+	m := Model{Enabled: true, Timeout: DefaultTimeout}
+
+	if w.ID == nil {
+		return m, errors.New("id: required")
+	}
+	if err := checkID(*w.ID); err != nil {
+		return m, fmt.Errorf("id: %w", err)
+	}
+	m.ID, m.Model = *w.ID, *w.ID
+
+	if w.Adapter == nil {
+		return m, errors.New("adapter: required")
+	}
+	if err := checkAdapter(*w.Adapter); err != nil {
+		return m, fmt.Errorf("adapter: %w", err)
+	}
+	m.Adapter = *w.Adapter
+
+	if w.BaseURL == nil && m.Adapter == AdapterOpenAICompat {
+		return m, errors.New("base_url: required")
+	}
+	if w.BaseURL != nil {
+		u, err := checkBaseURL(*w.BaseURL)
+		if err != nil {
+			return m, fmt.Errorf("base_url: %w", err)
+		}
+		m.BaseURL = u
+	}
+
+	if w.APIKey != nil {
+		if err := setAPIKey(&m, *w.APIKey); err != nil {
+			return m, fmt.Errorf("api_key: %w", err)
+		}
+	}
+	if w.Enabled != nil {
+		m.Enabled = *w.Enabled
+	}
+	if w.Model != nil {
+		if *w.Model == "" {
+			return m, errors.New("model: must not be empty (omit it to use the id)")
+		}
+		m.Model = *w.Model
+	}
+	if t := w.Temperature; t != nil {
+		if *t < 0 || *t > 2 {
+			return m, fmt.Errorf("temperature: must be between 0 and 2, got %s", formatFloat(*t))
+		}
+		m.Temperature = t
+	}
+	if n := w.MaxTokens; n != nil {
+		if *n < 1 {
+			return m, fmt.Errorf("max_tokens: must be at least 1, got %d", *n)
+		}
+		m.MaxTokens = n
+	}
+	if t := w.Timeout; t != nil {
+		d := time.Duration(math.Round(*t * float64(time.Second)))
+		if *t <= 0 || *t > maxTimeout || d <= 0 {
+			return m, fmt.Errorf("timeout: must be greater than 0 and at most %d seconds, got %s", maxTimeout, formatFloat(*t))
+		}
+		m.Timeout = d
+	}
+	return m, nil
+}
+
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("must not be empty")
+	case len(id) > maxIDLen:
+		return fmt.Errorf("must be at most %d bytes, got %d", maxIDLen, len(id))
+	}
+	if i := strings.IndexFunc(id, isSpaceOrControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(id[i:])
+		return fmt.Errorf("must not contain whitespace or control characters (found %U)", r)
+	}
+	return nil
+}
+
+func checkAdapter(name string) error {
+	supported, known := adapters[name]
+	switch {
+	case !known:
+		return fmt.Errorf("unknown adapter type %s (supported: %s)", strconv.Quote(truncate(name)), supportedAdapters())
+	case !supported:
+		return fmt.Errorf("%q is not supported by this version (supported: %s)", name, supportedAdapters())
+	}
+	return nil
+}
+
+func supportedAdapters() string {
+	var names []string
+	for name, ok := range adapters {
+		if ok {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// checkBaseURL returns s with trailing slashes trimmed, so that adapters can
+// append "/chat/completions" whether or not the file had one. Messages never
+// echo the URL: it could carry credentials.
+func checkBaseURL(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("must not be empty")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL text
+		}
+		return "", fmt.Errorf("not a valid URL: %w", err)
+	}
+	switch {
+	case u.Scheme == "":
+		return "", errors.New("must be an absolute http or https URL, e.g. https://api.openai.com/v1")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("must be an http or https URL, got scheme %s", strconv.Quote(truncate(u.Scheme)))
+	case u.User != nil:
+		return "", errors.New("must not contain user info (put credentials in api_key)")
+	case u.Hostname() == "":
+		return "", errors.New("must include a host")
+	case u.RawQuery != "" || u.ForceQuery:
+		return "", errors.New("must not have a query")
+	case strings.Contains(s, "#"):
+		return "", errors.New("must not have a fragment")
+	}
+	return strings.TrimRight(s, "/"), nil
+}
+
+// setAPIKey stores a literal key or an environment variable name. Messages
+// must never contain a literal key; a variable name is fine.
+func setAPIKey(m *Model, s string) error {
+	name, fromEnv := strings.CutPrefix(s, envPrefix)
+	switch {
+	case fromEnv && name == "":
+		return errors.New(`"ENV:" must be followed by an environment variable name`)
+	case fromEnv && !isEnvName(name):
+		return fmt.Errorf("invalid environment variable name %s (must match [A-Za-z_][A-Za-z0-9_]*)", strconv.Quote(truncate(name)))
+	case fromEnv:
+		m.APIKeyEnv = name
+	case s == "":
+		return errors.New("must not be empty (omit it when the upstream needs no key)")
+	case !isHeaderSafe(s):
+		return errors.New("literal key must not contain whitespace or control characters (it is sent in an HTTP header)")
+	default:
+		m.APIKey = s
+	}
+	return nil
+}
+
+func isEnvName(s string) bool {
+	for i, c := range []byte(s) {
+		letter := c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isHeaderSafe reports whether s can be sent as a header value as is.
+func isHeaderSafe(s string) bool {
+	return !strings.ContainsFunc(s, isSpaceOrControl)
+}
+
+// isSpaceOrControl matches whitespace, control and other invisible
+// characters (unicode.IsPrint admits only the ASCII space among spaces).
+func isSpaceOrControl(r rune) bool {
+	return r == ' ' || !unicode.IsPrint(r)
+}
+
+func formatFloat(f float64) string {
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
