@@ -1,0 +1,44 @@
+// Package mockllm is a fake LLM upstream for tests and benchmarks. It speaks
+// the OpenAI wire format (chat completions, legacy completions, embeddings,
+// models) byte for byte, and can be scripted per request to inject faults.
+//
+// In-process use:
+//
+//	srv := httptest.NewServer(mockllm.New(mockllm.Options{}))
+//	defer srv.Close()
+//
+// # Default replies
+//
+// A reply has Options.Chunks content chunks (3 by default); chunk i is the
+// word "w<i> ", so the full text is [ExpectedText](chunks). Usage is
+// deterministic: prompt_tokens counts the whitespace-separated words of the
+// prompt text (at least 1); completion_tokens counts the body chunks of the
+// reply (content chunks, plus one header and one per argument fragment for each
+// tool call).
+//
+// # Directives
+//
+// A request body may carry a "mock" object, decoded into [Directive], which
+// scripts the response. The gateway passes unknown fields through, so tests
+// can script the upstream through the gateway:
+//
+//	{"model": "m", "messages": [...], "mock": {"status": 503, "retry_after": "2"}}
+//
+// Steps happen in this order: delay_ms; hang (before headers); status /
+// error_body (a complete error response); then the reply, paced by
+// chunk_delay_ms and Options.ChunkHook, cut by cut_after or frozen by
+// hang_after_chunks. [Options.Script] may rewrite the directive per request,
+// for behaviour that depends on call order (fail the first attempt only).
+//
+// "Body chunks" are the stream events between the role chunk and the finish
+// chunk: content chunks, then for each tool call a header chunk and its
+// argument fragments. cut_after and hang_after_chunks count them, and
+// ChunkHook and chunk delays apply before each one.
+//
+// # Adding protocols
+//
+// Each wire format lives in one file (openai.go) with its routes, request
+// decoding, error shape and response encoding. The protocol-neutral parts —
+// directives, reply planning, pacing, SSE writing, stats — live in script.go
+// and server.go and are shared.
+package mockllm

@@ -1,0 +1,437 @@
+package mockllm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Directive scripts one response. It is the "mock" object of a request
+// body; every field is optional and the zero value means a normal reply.
+type Directive struct {
+	// Status, if ≥ 400, makes the reply an error with this HTTP status.
+	// With ErrorBody set and Status 0, the status is 500.
+	Status int `json:"status,omitempty"`
+	// ErrorBody is sent verbatim instead of the protocol's error object
+	// (Content-Type application/json if it is valid JSON, else text/plain).
+	// It may be used with a Status below 400 to send a malformed success.
+	ErrorBody string `json:"error_body,omitempty"`
+	// ErrorType and ErrorMessage fill the error object. Empty means a
+	// default derived from the status.
+	ErrorType    string `json:"error_type,omitempty"`
+	ErrorMessage string `json:"error_message,omitempty"`
+	// RetryAfter is sent as the Retry-After header of error responses.
+	RetryAfter string `json:"retry_after,omitempty"`
+
+	// DelayMS waits this long before sending headers.
+	DelayMS int `json:"delay_ms,omitempty"`
+	// Chunks is the number of content chunks (default Options.Chunks).
+	Chunks int `json:"chunks,omitempty"`
+	// ChunkDelayMS waits this long before each body chunk (default
+	// Options.ChunkDelay); a non-stream reply waits the sum before its body.
+	ChunkDelayMS int `json:"chunk_delay_ms,omitempty"`
+	// Content replaces the default text; it is split into Chunks chunks at
+	// word boundaries, or evenly by characters if it has fewer words.
+	Content *string `json:"content,omitempty"`
+	// ToolCalls makes the reply call these tools (ids call_mock_<i>,
+	// finish_reason "tool_calls"); content is null unless Content is set.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// FinishReason overrides the finish reason ("stop" or "tool_calls").
+	FinishReason string `json:"finish_reason,omitempty"`
+	// PromptTokens and CompletionTokens override the usage counts.
+	PromptTokens     *int `json:"prompt_tokens,omitempty"`
+	CompletionTokens *int `json:"completion_tokens,omitempty"`
+
+	// CutAfter aborts the connection after this many body chunks (no
+	// finish chunk, no [DONE]); values past the end cut just before the
+	// finish chunk. A non-stream reply sends half its body, then aborts.
+	CutAfter *int `json:"cut_after,omitempty"`
+	// Hang blocks until the client goes away and never answers.
+	Hang bool `json:"hang,omitempty"`
+	// HangAfterChunks implies Hang; a stream then hangs after the role
+	// chunk and this many body chunks instead of before the headers.
+	HangAfterChunks *int `json:"hang_after_chunks,omitempty"`
+}
+
+// ToolCall is a tool call the mock replies with.
+type ToolCall struct {
+	Name string `json:"name"`
+	// Arguments is the JSON-encoded arguments string. When decoding, a JSON
+	// object is accepted too and used as its compact encoding.
+	Arguments string `json:"arguments"`
+}
+
+// UnmarshalJSON accepts "arguments" as a string or as a JSON value.
+func (tc *ToolCall) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	tc.Name = raw.Name
+	tc.Arguments = ""
+	switch {
+	case len(raw.Arguments) == 0 || string(raw.Arguments) == "null":
+	case raw.Arguments[0] == '"':
+		return json.Unmarshal(raw.Arguments, &tc.Arguments)
+	default:
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw.Arguments); err != nil {
+			return err
+		}
+		tc.Arguments = buf.String()
+	}
+	return nil
+}
+
+func ms(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+// start runs the directive steps that come before the first response byte:
+// Options.Script, delay_ms, hang, and a scripted error. done reports that
+// the request is finished (err is then the handler's result).
+func (c *call) start(d *Directive, stream bool) (done bool, err error) {
+	if c.s.opts.Script != nil {
+		c.s.opts.Script(c.seq, c.r, d)
+	}
+	ctx := c.r.Context()
+	if err := sleep(ctx, ms(d.DelayMS)); err != nil {
+		return true, err
+	}
+	if d.Hang || d.HangAfterChunks != nil {
+		if !stream || d.HangAfterChunks == nil {
+			<-ctx.Done()
+			return true, errCanceled
+		}
+	}
+	if d.Status >= 400 || d.ErrorBody != "" {
+		c.scriptedError(d)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *call) scriptedError(d *Directive) {
+	status := d.Status
+	if status < 200 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	h := c.w.Header()
+	if d.RetryAfter != "" && status >= 400 {
+		h.Set("Retry-After", d.RetryAfter)
+	}
+	if d.ErrorBody != "" {
+		ct := "text/plain; charset=utf-8"
+		if json.Valid([]byte(d.ErrorBody)) {
+			ct = "application/json"
+		}
+		h.Set("Content-Type", ct)
+		h.Set("Content-Length", strconv.Itoa(len(d.ErrorBody)))
+		c.w.WriteHeader(status)
+		_, _ = io.WriteString(c.w, d.ErrorBody)
+		return
+	}
+	msg := d.ErrorMessage
+	if msg == "" {
+		msg = "mockllm: scripted error (HTTP " + strconv.Itoa(status) + ")"
+	}
+	c.fail(c.w, status, apiError{Type: d.ErrorType, Message: msg})
+}
+
+// writeWhole writes a complete non-streamed response. With cut_after set it
+// declares the full length, sends half the body and aborts the connection.
+func (c *call) writeWhole(d *Directive, contentType string, body []byte) error {
+	h := c.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.w.WriteHeader(http.StatusOK)
+	if d.CutAfter != nil {
+		_, _ = c.w.Write(body[:len(body)/2])
+		_ = http.NewResponseController(c.w).Flush()
+		panic(http.ErrAbortHandler)
+	}
+	if _, err := c.w.Write(body); err != nil {
+		return errCanceled
+	}
+	return nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return errCanceled
+	}
+}
+
+// reply is a protocol-neutral plan of a response.
+type reply struct {
+	// words > 0 means the default text ExpectedText(words), one word per
+	// chunk; otherwise pieces holds the content chunks.
+	words   int
+	pieces  []string
+	text    string
+	hasText bool // false: content is null (a tool-call-only reply)
+	calls   []plannedCall
+	finish  string
+
+	promptTokens, completionTokens int
+}
+
+type plannedCall struct {
+	id, name, args string
+	frags          []string
+}
+
+// plan builds the reply for d. tools says whether the protocol supports
+// tool calls; promptTokens is the protocol's count of the prompt.
+func (s *Server) plan(d *Directive, promptTokens int, tools bool) reply {
+	n := d.Chunks
+	if n <= 0 {
+		n = s.opts.Chunks
+	}
+	rp := reply{finish: "stop", hasText: true, promptTokens: max(promptTokens, 1)}
+	withCalls := tools && len(d.ToolCalls) > 0
+	switch {
+	case d.Content != nil:
+		rp.text = *d.Content
+		rp.pieces = splitText(rp.text, n)
+	case withCalls:
+		rp.hasText = false
+	default:
+		rp.words = n
+	}
+	if withCalls {
+		rp.finish = "tool_calls"
+		rp.calls = make([]plannedCall, len(d.ToolCalls))
+		for i, tc := range d.ToolCalls {
+			rp.calls[i] = plannedCall{
+				id:    "call_mock_" + strconv.Itoa(i),
+				name:  tc.Name,
+				args:  tc.Arguments,
+				frags: splitEven(tc.Arguments, 3),
+			}
+		}
+	}
+	if d.FinishReason != "" {
+		rp.finish = d.FinishReason
+	}
+	rp.completionTokens = rp.bodyChunks()
+	if d.PromptTokens != nil {
+		rp.promptTokens = *d.PromptTokens
+	}
+	if d.CompletionTokens != nil {
+		rp.completionTokens = *d.CompletionTokens
+	}
+	return rp
+}
+
+func (rp *reply) numPieces() int {
+	if rp.words > 0 {
+		return rp.words
+	}
+	return len(rp.pieces)
+}
+
+// bodyChunks counts the stream events between the role and finish chunks.
+func (rp *reply) bodyChunks() int {
+	n := rp.numPieces()
+	for _, c := range rp.calls {
+		n += 1 + len(c.frags)
+	}
+	return n
+}
+
+// appendPiece appends content chunk i as a JSON string.
+func (rp *reply) appendPiece(dst []byte, i int) []byte {
+	if rp.words > 0 {
+		dst = append(dst, `"w`...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		return append(dst, ` "`...)
+	}
+	return appendString(dst, rp.pieces[i])
+}
+
+// appendText appends the whole content as a JSON string, or null.
+func (rp *reply) appendText(dst []byte) []byte {
+	switch {
+	case !rp.hasText:
+		return append(dst, "null"...)
+	case rp.words > 0:
+		dst = append(dst, '"')
+		for i := range rp.words {
+			dst = append(dst, 'w')
+			dst = strconv.AppendInt(dst, int64(i), 10)
+			dst = append(dst, ' ')
+		}
+		return append(dst, '"')
+	default:
+		return appendString(dst, rp.text)
+	}
+}
+
+// ExpectedText is the default reply text for a given number of chunks:
+// "w0 w1 … w<chunks-1> ", one word (with its trailing space) per chunk.
+func ExpectedText(chunks int) string {
+	var b strings.Builder
+	for i := range chunks {
+		b.WriteByte('w')
+		b.WriteString(strconv.Itoa(i))
+		b.WriteByte(' ')
+	}
+	return b.String()
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// splitText splits s into n chunks at word starts, spreading the words
+// evenly. With fewer words than n it splits evenly by runes instead, into
+// at most one chunk per rune. Empty s gives no chunks.
+func splitText(s string, n int) []string {
+	if s == "" || n <= 0 {
+		return nil
+	}
+	// starts holds the byte offsets where a word other than the first
+	// begins; leading whitespace stays with the first word.
+	var starts []int
+	seen := false
+	for i := 0; i < len(s); i++ {
+		if !isSpace(s[i]) {
+			if seen && isSpace(s[i-1]) {
+				starts = append(starts, i)
+			}
+			seen = true
+		}
+	}
+	words := len(starts) + 1
+	if words < n {
+		return splitEven(s, n)
+	}
+	out := make([]string, 0, n)
+	prev := 0
+	for j := 1; j < n; j++ {
+		cut := starts[j*words/n-1] // chunk j starts at word j*words/n
+		out = append(out, s[prev:cut])
+		prev = cut
+	}
+	return append(out, s[prev:])
+}
+
+// splitEven splits s into min(n, runes) pieces of nearly equal rune counts.
+func splitEven(s string, n int) []string {
+	runes := utf8.RuneCountInString(s)
+	n = min(n, runes)
+	if n <= 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
+	prev, k, j := 0, 0, 1
+	for i := range s {
+		if j < n && k == j*runes/n {
+			out = append(out, s[prev:i])
+			prev = i
+			j++
+		}
+		k++
+	}
+	return append(out, s[prev:])
+}
+
+// pacer runs the timing of a stream: delays and ChunkHook before each body
+// chunk, and the cut_after / hang_after_chunks gates. It is per request.
+type pacer struct {
+	ctx       context.Context
+	hook      func(context.Context, int)
+	delay     time.Duration
+	timer     *time.Timer
+	cutAfter  int // -1: off
+	hangAfter int // -1: off
+	i         int // body chunks released so far
+}
+
+func (c *call) pacer(d *Directive, stream bool) *pacer {
+	p := &pacer{ctx: c.r.Context(), hook: c.s.opts.ChunkHook, delay: c.s.opts.ChunkDelay, cutAfter: -1, hangAfter: -1}
+	if d.ChunkDelayMS > 0 {
+		p.delay = ms(d.ChunkDelayMS)
+	}
+	if stream && d.CutAfter != nil {
+		p.cutAfter = max(*d.CutAfter, 0)
+	}
+	if stream && d.HangAfterChunks != nil {
+		p.hangAfter = max(*d.HangAfterChunks, 0)
+	}
+	return p
+}
+
+// next is called before each body chunk is written.
+func (p *pacer) next() error {
+	if err := p.gate(p.cutAfter == p.i, p.hangAfter == p.i); err != nil {
+		return err
+	}
+	if p.delay > 0 {
+		if p.timer == nil {
+			p.timer = time.NewTimer(p.delay)
+		} else {
+			p.timer.Reset(p.delay)
+		}
+		select {
+		case <-p.timer.C:
+		case <-p.ctx.Done():
+			return errCanceled
+		}
+	}
+	if p.hook != nil {
+		p.hook(p.ctx, p.i)
+	}
+	p.i++
+	if p.ctx.Err() != nil {
+		return errCanceled
+	}
+	return nil
+}
+
+// end is called after the last body chunk, before the finish chunk.
+func (p *pacer) end() error {
+	p.stop()
+	return p.gate(p.cutAfter >= p.i, p.hangAfter >= p.i)
+}
+
+func (p *pacer) gate(cut, hang bool) error {
+	if cut {
+		p.stop()
+		// Everything so far has been flushed; the client sees the stream
+		// stop without a terminator and the connection close.
+		panic(http.ErrAbortHandler)
+	}
+	if hang {
+		p.stop()
+		<-p.ctx.Done()
+		return errCanceled
+	}
+	return nil
+}
+
+func (p *pacer) stop() {
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+}
