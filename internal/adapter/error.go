@@ -1,0 +1,50 @@
+package adapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"aigateway/internal/openai"
+)
+
+// Error is a failure that the client sees with an HTTP status and an OpenAI
+// error body. Cause holds the detail for the log; it is never sent to the
+// client because it may name internal hosts.
+type Error struct {
+	Status int
+	// Body, when set, is an OpenAI error body to send as is (an upstream's own
+	// error, already checked to have the OpenAI shape and scrubbed of secrets).
+	Body []byte
+	// Err is the error sent to the client when Body is empty.
+	Err openai.Error
+	// Header holds response headers to pass on, such as Retry-After.
+	Header http.Header
+	// Cause is the underlying error, for logs.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Err.Message, e.Cause)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Err.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// Errorf returns an *Error with the given status, OpenAI error type and code
+// and a formatted message for the client.
+func Errorf(status int, typ, code, format string, args ...any) *Error {
+	return &Error{Status: status, Err: openai.Error{Message: fmt.Sprintf(format, args...), Type: typ, Code: code}}
+}
+
+// ErrTimeout is the cancel cause a Watchdog sets when the upstream stayed
+// silent for too long.
+var ErrTimeout = errors.New("upstream timed out")
+
+// TimedOut reports whether ctx was canceled by a Watchdog.
+func TimedOut(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), ErrTimeout)
+}

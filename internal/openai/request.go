@@ -1,0 +1,141 @@
+package openai
+
+import (
+	"bytes"
+	"strconv"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// Fields are the top-level request fields the gateway needs for routing and
+// defaults. Peek finds them in one scan of the body; everything else in the
+// body stays as the client sent it.
+type Fields struct {
+	Model string
+	// ModelStart and ModelEnd delimit the raw JSON value of "model" (with its
+	// quotes) in the body, so the value can be replaced without re-encoding.
+	ModelStart, ModelEnd int
+	// ObjectStart is the index of the body's opening '{', where default fields
+	// are inserted.
+	ObjectStart int
+
+	Stream         bool
+	IncludeUsage   bool // stream_options.include_usage
+	HasMessages    bool // "messages" is present
+	MessagesOK     bool // "messages" is a non-empty array
+	HasTemperature bool
+	HasMaxTokens   bool // max_tokens or max_completion_tokens
+}
+
+// Peek validates that body is a JSON object and reads the fields the gateway
+// routes on. The error is ready to send to the client (status 400).
+func Peek(body []byte) (Fields, *Error) {
+	var f Fields
+	start := 0
+	for start < len(body) && isSpace(body[start]) {
+		start++
+	}
+	if start == len(body) {
+		return f, &Error{Message: "the request body is empty; expected a JSON object", Type: TypeInvalidRequest, Code: "invalid_json"}
+	}
+	if !gjson.ValidBytes(body) {
+		return f, &Error{Message: "the request body is not valid JSON", Type: TypeInvalidRequest, Code: "invalid_json"}
+	}
+	if body[start] != '{' {
+		return f, &Error{Message: "the request body must be a JSON object", Type: TypeInvalidRequest, Code: "invalid_json"}
+	}
+	f.ObjectStart = start
+	f.ModelStart = -1
+	// gjson reads a string; aliasing the body avoids copying it. The body is
+	// not modified while the Result is in use.
+	doc := gjson.Result{Type: gjson.JSON, Raw: unsafe.String(&body[start], len(body)-start), Index: start}
+	var err *Error
+	doc.ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "model":
+			if f.ModelStart >= 0 {
+				err = &Error{Message: `"model" is given more than once`, Type: TypeInvalidRequest, Param: "model", Code: "invalid_value"}
+				return false
+			}
+			if value.Type != gjson.String {
+				err = &Error{Message: `"model" must be a string`, Type: TypeInvalidRequest, Param: "model", Code: "invalid_type"}
+				return false
+			}
+			f.Model = value.Str
+			f.ModelStart, f.ModelEnd = value.Index, value.Index+len(value.Raw)
+		case "stream":
+			switch value.Type {
+			case gjson.True:
+				f.Stream = true
+			case gjson.False, gjson.Null:
+			default:
+				err = &Error{Message: `"stream" must be a boolean`, Type: TypeInvalidRequest, Param: "stream", Code: "invalid_type"}
+				return false
+			}
+		case "stream_options":
+			f.IncludeUsage = value.Get("include_usage").Type == gjson.True
+		case "messages":
+			f.HasMessages = true
+			f.MessagesOK = value.IsArray() && !emptyArray(value.Raw)
+		// A key that is present counts as sent, even with null: inserting a
+		// default would duplicate the key, and most parsers keep the last one.
+		case "temperature":
+			f.HasTemperature = true
+		case "max_tokens", "max_completion_tokens":
+			f.HasMaxTokens = true
+		}
+		return true
+	})
+	if err != nil {
+		return f, err
+	}
+	if f.ModelStart < 0 || f.Model == "" {
+		return f, &Error{Message: `"model" is required`, Type: TypeInvalidRequest, Param: "model", Code: "missing_required_parameter"}
+	}
+	return f, nil
+}
+
+// Patch returns body with the model value replaced by modelJSON (an encoded
+// JSON string) and the given defaults inserted when the client did not send
+// them. It returns body itself when nothing changes, and never modifies body,
+// which is replayed on retries.
+func Patch(body []byte, f *Fields, modelJSON []byte, temperature *float64, maxTokens *int) []byte {
+	addTemp := temperature != nil && !f.HasTemperature
+	addMax := maxTokens != nil && !f.HasMaxTokens
+	sameModel := bytes.Equal(body[f.ModelStart:f.ModelEnd], modelJSON)
+	if sameModel && !addTemp && !addMax {
+		return body
+	}
+	out := make([]byte, 0, len(body)+len(modelJSON)+48)
+	out = append(out, body[:f.ObjectStart+1]...)
+	if addTemp {
+		out = append(out, `"temperature":`...)
+		out = strconv.AppendFloat(out, *temperature, 'g', -1, 64)
+		out = append(out, ',')
+	}
+	if addMax {
+		out = append(out, `"max_tokens":`...)
+		out = strconv.AppendInt(out, int64(*maxTokens), 10)
+		out = append(out, ',')
+	}
+	out = append(out, body[f.ObjectStart+1:f.ModelStart]...)
+	out = append(out, modelJSON...)
+	return append(out, body[f.ModelEnd:]...)
+}
+
+// QuoteString returns s as a JSON string.
+func QuoteString(s string) []byte { return appendString(nil, s) }
+
+// emptyArray reports whether raw, a JSON array, has no elements. It looks
+// only at the start so that a large messages array is not scanned again.
+func emptyArray(raw string) bool {
+	for i := 1; i < len(raw); i++ {
+		if !isSpace(raw[i]) {
+			return raw[i] == ']'
+		}
+	}
+	return true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
