@@ -1,0 +1,180 @@
+// Command aigateway serves one OpenAI-compatible API in front of the models
+// configured in models.json.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"aigateway/internal/api"
+	"aigateway/internal/config"
+	"aigateway/internal/registry"
+	"aigateway/internal/router"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "aigateway:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// settings are the command-line flags; each has an environment variable.
+type settings struct {
+	config          string
+	host            string
+	port            int
+	maxBody         int64
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*settings, error) {
+	s := &settings{}
+	fs := flag.NewFlagSet("aigateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var err error
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	envInt := func(name string, def int64) int64 {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return def
+		}
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil && err == nil {
+			err = fmt.Errorf("environment variable %s: %q is not an integer", name, v)
+		}
+		return n
+	}
+	envDuration := func(name string, def time.Duration) time.Duration {
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			return def
+		}
+		d, perr := time.ParseDuration(v)
+		if perr != nil && err == nil {
+			err = fmt.Errorf("environment variable %s: %q is not a duration such as 30s", name, v)
+		}
+		return d
+	}
+	fs.StringVar(&s.config, "config", env("AIGATEWAY_CONFIG", "config/models.json"), "path of models.json (env AIGATEWAY_CONFIG)")
+	fs.StringVar(&s.host, "host", env("AIGATEWAY_HOST", "127.0.0.1"), "address to listen on (env AIGATEWAY_HOST)")
+	fs.IntVar(&s.port, "port", int(envInt("AIGATEWAY_PORT", 8765)), "port to listen on (env AIGATEWAY_PORT)")
+	fs.Int64Var(&s.maxBody, "max-body-bytes", envInt("AIGATEWAY_MAX_BODY_BYTES", api.DefaultMaxBodyBytes), "largest request body accepted; larger ones get 413 (env AIGATEWAY_MAX_BODY_BYTES)")
+	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", envDuration("AIGATEWAY_SHUTDOWN_TIMEOUT", 30*time.Second), "on SIGINT/SIGTERM, how long in-flight requests and streams may take to finish (env AIGATEWAY_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&s.logFormat, "log-format", env("AIGATEWAY_LOG_FORMAT", "text"), "log format: text or json (env AIGATEWAY_LOG_FORMAT)")
+	fs.StringVar(&s.logLevel, "log-level", env("AIGATEWAY_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env AIGATEWAY_LOG_LEVEL)")
+	if err != nil {
+		return nil, err
+	}
+	if perr := fs.Parse(args); perr != nil {
+		return nil, perr
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	if s.port < 0 || s.port > 65535 {
+		return nil, fmt.Errorf("--port: %d is not a TCP port", s.port)
+	}
+	if s.maxBody <= 0 {
+		return nil, fmt.Errorf("--max-body-bytes: must be positive, got %d", s.maxBody)
+	}
+	if s.shutdownTimeout < 0 {
+		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
+	}
+	return s, nil
+}
+
+func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", s.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch s.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", s.logFormat)
+}
+
+// run starts the gateway and serves until ctx is canceled, then drains.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	s, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(s, stderr)
+	if err != nil {
+		return err
+	}
+	file, err := config.Load(s.config)
+	if err != nil {
+		return err
+	}
+	transport := registry.NewTransport()
+	defer transport.CloseIdleConnections()
+	reg, err := registry.Build(file, registry.Deps{Transport: transport, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.config, err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Options{Router: router.New(reg), Logger: log, MaxBodyBytes: s.maxBody}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	available := 0
+	for _, m := range reg.All() {
+		if m.Enabled && m.Unavailable == "" {
+			available++
+		}
+	}
+	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
+		"models", len(reg.All()), "available", available)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", s.shutdownTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time; closing them", "error", err)
+		srv.Close()
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"aigateway/internal/adapter"
+)
+
+// record is what the access log line reports about one request. Handlers
+// fill in what they learn.
+type record struct {
+	start    time.Time
+	id       string
+	model    string
+	upstream string
+	stream   bool
+	bytesIn  int
+	usage    adapter.Usage
+	// status overrides the written status in the log: 499 when the client
+	// went away first.
+	status int
+	err    error
+}
+
+// logWriter records the status, bytes and time to first byte of a response.
+// It implements Flush and Unwrap so that streaming and
+// http.ResponseController keep working through it.
+type logWriter struct {
+	http.ResponseWriter
+	rec         *record
+	wroteHeader bool
+	status      int
+	bytes       int64
+	firstByte   time.Duration
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.wroteHeader = true
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.bytes == 0 && len(p) > 0 {
+		w.firstByte = time.Since(w.rec.start)
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *logWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// statusClientClosed is the nginx convention for "the client closed the
+// connection before the response was complete".
+const statusClientClosed = 499
+
+func (s *Server) logRequest(w *logWriter, r *http.Request) {
+	rec := w.rec
+	status := w.status
+	if rec.status != 0 {
+		status = rec.status
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("request_id", rec.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("latency", time.Since(rec.start)),
+	)
+	if rec.model != "" {
+		attrs = append(attrs, slog.String("model", rec.model))
+	}
+	if rec.upstream != "" {
+		attrs = append(attrs, slog.String("upstream", rec.upstream))
+	}
+	if rec.stream {
+		attrs = append(attrs, slog.Bool("stream", true))
+	}
+	if w.bytes > 0 {
+		attrs = append(attrs, slog.Duration("ttfb", w.firstByte))
+	}
+	attrs = append(attrs, slog.Int("bytes_in", rec.bytesIn), slog.Int64("bytes_out", w.bytes))
+	if u := rec.usage; u.TotalTokens > 0 || u.PromptTokens > 0 {
+		attrs = append(attrs, slog.Int64("prompt_tokens", u.PromptTokens), slog.Int64("completion_tokens", u.CompletionTokens))
+	}
+	level := slog.LevelInfo
+	if rec.err != nil {
+		attrs = append(attrs, slog.String("error", rec.err.Error()))
+		if status >= 500 || status == http.StatusOK { // 200: a stream that failed after it started
+			level = slog.LevelWarn
+		}
+	}
+	s.log.LogAttrs(context.Background(), level, "request", attrs...)
+}

@@ -1,0 +1,163 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"go.uber.org/goleak"
+
+	"aigateway/internal/api"
+	"aigateway/internal/config"
+	"aigateway/internal/mockllm"
+	"aigateway/internal/registry"
+	"aigateway/internal/router"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// upstreamKey is the key the gateway sends to the mock; no response or log
+// line may ever contain it.
+const upstreamKey = "sk-upstream-secret-0123456789"
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// gateway is a gateway in front of a mock upstream, both over real HTTP.
+type gateway struct {
+	URL  string
+	mock *mockllm.Server
+	logs *syncBuffer
+}
+
+type gatewayOptions struct {
+	mock         mockllm.Options
+	extraModels  string // more models.json entries, comma-separated; MOCK is replaced by the mock's URL
+	chatDefaults string // extra fields of the "chat" entry, e.g. `"temperature": 0.5,`
+	maxBody      int64
+	env          map[string]string
+}
+
+// startGateway starts a mock upstream and a gateway whose model "chat" is
+// the mock's "mock-model".
+func startGateway(t testing.TB, o gatewayOptions) *gateway {
+	t.Helper()
+	o.mock.Record = true
+	o.mock.APIKey = upstreamKey
+	mock := mockllm.New(o.mock)
+	upstream := httptest.NewServer(mock)
+	t.Cleanup(upstream.Close)
+
+	extra := ""
+	if o.extraModels != "" {
+		extra = "," + strings.ReplaceAll(o.extraModels, "MOCK", upstream.URL)
+	}
+	cfg := fmt.Sprintf(`{"models": [
+		{"id": "chat", "adapter": "openai_compat", "base_url": %q, "api_key": %q, "model": "mock-model", %s "timeout": 5}%s
+	]}`, upstream.URL+"/v1/", upstreamKey, o.chatDefaults, extra)
+	file, err := config.Parse("test-models.json", []byte(cfg))
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	transport := registry.NewTransport()
+	t.Cleanup(transport.CloseIdleConnections)
+	reg, err := registry.Build(file, registry.Deps{
+		Transport: transport,
+		Logger:    logger,
+		LookupEnv: func(k string) (string, bool) { v, ok := o.env[k]; return v, ok },
+	})
+	if err != nil {
+		t.Fatalf("registry: %v", err)
+	}
+	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody}))
+	t.Cleanup(srv.Close)
+	g := &gateway{URL: srv.URL, mock: mock, logs: logs}
+	t.Cleanup(func() {
+		if strings.Contains(logs.String(), upstreamKey) {
+			t.Errorf("the upstream key appears in the gateway log:\n%s", logs.String())
+		}
+	})
+	return g
+}
+
+// client is the official OpenAI SDK pointed at the gateway, without retries
+// so that every status reaches the test.
+func (g *gateway) client(t *testing.T) openai.Client {
+	httpClient := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(httpClient.CloseIdleConnections)
+	return openai.NewClient(
+		option.WithBaseURL(g.URL+"/v1/"),
+		option.WithAPIKey("sk-client-key-for-the-gateway"),
+		option.WithMaxRetries(0),
+		option.WithHTTPClient(httpClient),
+	)
+}
+
+// post sends a raw request and returns status, headers and body.
+func (g *gateway) post(t *testing.T, path, body string, header ...string) (int, http.Header, string) {
+	t.Helper()
+	return g.do(t, http.MethodPost, path, body, header...)
+}
+
+func (g *gateway) do(t *testing.T, method, path, body string, header ...string) (int, http.Header, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, g.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s %s: %v", method, path, err)
+	}
+	if strings.Contains(string(b), upstreamKey) {
+		t.Errorf("response contains the upstream key: %s", b)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// lastUpstream returns the last request the mock received.
+func (g *gateway) lastUpstream(t *testing.T) mockllm.Request {
+	t.Helper()
+	reqs := g.mock.Requests()
+	if len(reqs) == 0 {
+		t.Fatal("the upstream received no request")
+	}
+	return reqs[len(reqs)-1]
+}

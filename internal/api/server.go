@@ -1,0 +1,165 @@
+// Package api is the gateway's HTTP surface: the OpenAI-compatible endpoints,
+// /health, request ids and the access log. Handlers read the request body
+// once, peek at the fields they route on, and hand the bytes to the adapter
+// the router picks.
+package api
+
+import (
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"aigateway/internal/adapter"
+	"aigateway/internal/openai"
+	"aigateway/internal/router"
+)
+
+// DefaultMaxBodyBytes is the default request body limit: large enough for
+// several base64 images in one chat request.
+const DefaultMaxBodyBytes = 32 << 20
+
+// Options configure a Server. Zero values mean the documented defaults.
+type Options struct {
+	// Router resolves model ids; required.
+	Router *router.Router
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Server serves the gateway's HTTP API.
+type Server struct {
+	router  *router.Router
+	log     *slog.Logger
+	maxBody int64
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	return s
+}
+
+// ServeHTTP gives the request an id, dispatches it, and writes its access log
+// line when it is done.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &record{start: time.Now(), id: requestID(r)}
+	lw := &logWriter{ResponseWriter: w, rec: rec}
+	w.Header()["X-Request-Id"] = []string{rec.id}
+	defer s.finish(lw, r)
+	s.dispatch(lw, r, rec)
+}
+
+func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
+	path := r.URL.Path
+	switch path {
+	case "/v1/chat/completions":
+		if allow(w, r, http.MethodPost) {
+			s.inference(w, r, rec, adapter.OpChat)
+		}
+	case "/v1/completions":
+		if allow(w, r, http.MethodPost) {
+			s.inference(w, r, rec, adapter.OpCompletion)
+		}
+	case "/v1/embeddings":
+		if allow(w, r, http.MethodPost) {
+			s.inference(w, r, rec, adapter.OpEmbedding)
+		}
+	case "/v1/models":
+		if allow(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, s.router.Registry().ListJSON())
+		}
+	case "/health":
+		if allow(w, r, http.MethodGet) {
+			s.health(w)
+		}
+	default:
+		if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
+			if allow(w, r, http.MethodGet) {
+				s.model(w, r, rec, id)
+			}
+			return
+		}
+		openai.WriteError(w, http.StatusNotFound, &openai.Error{
+			Type: openai.TypeInvalidRequest, Code: "unknown_url",
+			Message: "Unknown request URL: " + r.Method + " " + path + ". See the gateway's README for its endpoints."})
+	}
+}
+
+// allow answers 405 unless r uses method (GET routes also take HEAD).
+func allow(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
+		return true
+	}
+	w.Header().Set("Allow", method)
+	openai.WriteError(w, http.StatusMethodNotAllowed, &openai.Error{
+		Type: openai.TypeInvalidRequest, Code: "method_not_allowed",
+		Message: "Method " + r.Method + " is not allowed for " + r.URL.Path + "; use " + method})
+	return false
+}
+
+// finish recovers a panicking handler and writes the access log line.
+func (s *Server) finish(w *logWriter, r *http.Request) {
+	if p := recover(); p != nil {
+		if p == http.ErrAbortHandler { // deliberate abort of a broken stream
+			s.logRequest(w, r)
+			panic(p)
+		}
+		s.log.Error("handler panic", "request_id", w.rec.id, "panic", p, "stack", string(debug.Stack()))
+		if !w.wroteHeader {
+			openai.WriteError(w, http.StatusInternalServerError, &openai.Error{
+				Type: openai.TypeServer, Code: "internal_error", Message: "internal gateway error"})
+		}
+	}
+	s.logRequest(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(status)
+	w.Write(body) //nolint:errcheck // a failed write means the client left
+}
+
+var jsonContentType = []string{"application/json"}
+
+// requestID returns the client's X-Request-Id when it is sane, else a new id.
+func requestID(r *http.Request) string {
+	if v := r.Header["X-Request-Id"]; len(v) > 0 && validRequestID(v[0]) {
+		return v[0]
+	}
+	const hex = "0123456789abcdef"
+	var b [20]byte
+	copy(b[:], "req_")
+	n := rand.Uint64()
+	for i := len(b) - 1; i >= 4; i-- {
+		b[i] = hex[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] <= ' ' || id[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
