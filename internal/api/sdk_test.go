@@ -90,8 +90,10 @@ func TestSDKChatStream(t *testing.T) {
 			if want := 22 + wantUsage; chunks != want {
 				t.Errorf("chunks = %d, want %d", chunks, want)
 			}
-			if includeUsage && !strings.Contains(g.logs.String(), "prompt_tokens=") {
-				t.Errorf("the access log lacks the stream's usage:\n%s", g.logs.String())
+			if includeUsage { // the log line is written after the client saw the end
+				waitFor(t, "the access log line with the stream's usage", func() bool {
+					return strings.Contains(g.logs.String(), "prompt_tokens=")
+				})
 			}
 		})
 	}
