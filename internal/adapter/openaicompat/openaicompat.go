@@ -189,7 +189,7 @@ func (a *Adapter) transportError(ctx context.Context, err error, doing string) e
 	return &adapter.Error{
 		Status: http.StatusBadGateway,
 		Err: openai.Error{Type: openai.TypeUpstream, Code: "upstream_unreachable",
-			Message: fmt.Sprintf("model %q: upstream request failed while %s: %s", a.id, doing, reason(err))},
+			Message: fmt.Sprintf("model %q: the upstream request failed while %s: %s", a.id, doing, reason(err))},
 		Cause: err,
 	}
 }
@@ -199,7 +199,10 @@ func (a *Adapter) transportError(ctx context.Context, err error, doing string) e
 func reason(err error) string {
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Err != nil {
-		return opErr.Op + ": " + opErr.Err.Error()
+		if opErr.Op == "dial" {
+			return "cannot connect: " + opErr.Err.Error()
+		}
+		return opErr.Err.Error()
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
