@@ -20,6 +20,18 @@ import (
 // API (OpenAI itself, DeepSeek, Groq, Mistral, Ollama, vLLM, ...).
 const AdapterOpenAICompat = "openai_compat"
 
+// AdapterCustomHTTP is the adapter for upstreams that need protocol
+// conversion; Model.Protocol says which.
+const AdapterCustomHTTP = "custom_http"
+
+// The custom_http protocols. "anthropic" and "gemini" are also accepted as
+// adapter names, short for custom_http with that protocol.
+const (
+	ProtocolAnthropic = "anthropic"
+	ProtocolGemini    = "gemini"
+	ProtocolTemplate  = "template"
+)
+
 // DefaultTimeout is the upstream request timeout used when an entry does not
 // set "timeout".
 const DefaultTimeout = 60 * time.Second
@@ -43,6 +55,11 @@ type Model struct {
 	Temperature *float64      // nil: not configured; otherwise used only when the client sent none
 	MaxTokens   *int          // nil: not configured; otherwise used only when the client sent none
 	Timeout     time.Duration // default DefaultTimeout
+
+	Protocol    string            // custom_http: anthropic, gemini or template; "" otherwise
+	Headers     map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key
+	FetchImages bool              // gemini: download http(s) image URLs (Gemini cannot take them)
+	Template    *Template         // protocol template only
 }
 
 // Load reads and parses the models file at path. Messages name the file by

@@ -56,10 +56,27 @@ var badFiles = map[string]string{
 	"id-duplicate.bad.json": `: models[2] (id "x"): id: duplicate of models[0]`,
 
 	// adapter
-	"adapter-missing.bad.json":     `: models[0] (id "x"): adapter: required`,
-	"adapter-unknown.bad.json":     `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: openai_compat)`,
-	"adapter-custom-http.bad.json": `: models[0] (id "x"): adapter: "custom_http" is not supported by this version (supported: openai_compat)`,
-	"adapter-process.bad.json":     `: models[0] (id "x"): adapter: "process" is not supported by this version (supported: openai_compat)`,
+	"adapter-missing.bad.json": `: models[0] (id "x"): adapter: required`,
+	"adapter-unknown.bad.json": `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: anthropic, custom_http, gemini, openai_compat)`,
+	"adapter-process.bad.json": `: models[0] (id "x"): adapter: "process" is not supported by this version (supported: anthropic, custom_http, gemini, openai_compat)`,
+
+	// custom_http: protocol, headers, fetch_images, template
+	"protocol-missing.bad.json":          `: models[0] (id "x"): protocol: required for custom_http (one of anthropic, gemini, template)`,
+	"protocol-unknown.bad.json":          `: models[0] (id "x"): protocol: unknown protocol "cohere" (one of anthropic, gemini, template)`,
+	"protocol-on-openai.bad.json":        `: models[0] (id "x"): protocol: only for the custom_http adapter`,
+	"protocol-contradicts.bad.json":      `: models[0] (id "x"): protocol: "anthropic" contradicts adapter "gemini"`,
+	"fetch-images-anthropic.bad.json":    `: models[0] (id "x"): fetch_images: only for the gemini protocol (other upstreams take image URLs themselves)`,
+	"template-missing.bad.json":          `: models[0] (id "x"): template: required for "protocol": "template"`,
+	"template-on-gemini.bad.json":        `: models[0] (id "x"): template: only for "protocol": "template"`,
+	"template-unknown-field.bad.json":    `: models[0] (id "x"): template: unknown template field "bdy" (did you mean "body"?)`,
+	"template-no-text.bad.json":          `: models[0] (id "x"): template: response: unknown response field "tokens"`,
+	"template-stream-format.bad.json":    `: models[0] (id "x"): template: stream: format: must be "sse" or "jsonl"`,
+	"template-base-url-missing.bad.json": `: models[0] (id "x"): base_url: required`,
+	"headers-bad-name.bad.json":          `: models[0] (id "x"): headers: "X Bad": not a valid header name`,
+	"headers-reserved.bad.json":          `: models[0] (id "x"): headers: content-length: set by the gateway; cannot be configured`,
+	"headers-crlf.bad.json":              `: models[0] (id "x"): headers: X-Team: value contains characters not allowed in a header`,
+	"headers-env.bad.json":               `: models[0] (id "x"): headers: X-Team: invalid environment variable name after ENV:`,
+	"headers-not-object.bad.json":        `: models[0] (id "x"): headers: must be an object, got array`,
 
 	// base_url
 	"base-url-missing.bad.json":  `: models[0] (id "x"): base_url: required`,
@@ -176,6 +193,47 @@ func TestLoadGood(t *testing.T) {
 	}
 	if l := got.Models[1].Label(); l != `models[1] (id "meta-llama/Llama-3.1-8B")` {
 		t.Errorf("Label() = %s", l)
+	}
+}
+
+func TestLoadCustomHTTP(t *testing.T) {
+	path := filepath.Join("testdata", "custom.good.json")
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Model{
+		{Index: 0, ID: "claude", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
+			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout,
+			Headers: map[string]string{"anthropic-beta": "x-1", "X-Team": "ENV:TEAM"}},
+		{Index: 1, ID: "claude-short", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
+			APIKey: "k", Enabled: true, Model: "claude-short", Timeout: DefaultTimeout},
+		{Index: 2, ID: "gemini", Adapter: AdapterCustomHTTP, Protocol: ProtocolGemini, BaseURL: "https://generativelanguage.googleapis.com",
+			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, FetchImages: true},
+		{Index: 3, ID: "tpl", Adapter: AdapterCustomHTTP, Protocol: ProtocolTemplate, BaseURL: "https://llm.example.com/api",
+			APIKey: "k2", Enabled: true, Model: "tpl", Timeout: DefaultTimeout,
+			Headers: map[string]string{"Authorization": "Token {api_key}"},
+			Template: &Template{Path: "/v2/generate", Body: json.RawMessage(`{"input": "{{prompt}}"}`),
+				Response: TemplateResponse{Text: "output.text", PromptTokens: "usage.in"},
+				Stream:   &TemplateStream{Format: "jsonl", Body: json.RawMessage(`{"stream": true}`), Text: "token", Done: "done"}}},
+	}
+	if diff := cmp.Diff(want, got.Models); diff != "" {
+		t.Errorf("Load(%q) mismatch (-want +got):\n%s", path, diff)
+	}
+
+	env := map[string]string{"TEAM": "blue"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	h, reason, ok := got.Models[0].ResolveHeaders(lookup, "key")
+	if !ok || h["X-Team"] != "blue" || h["anthropic-beta"] != "x-1" {
+		t.Errorf("ResolveHeaders = %v, %q, %v", h, reason, ok)
+	}
+	h, _, _ = got.Models[3].ResolveHeaders(lookup, "k2")
+	if h["Authorization"] != "Token k2" {
+		t.Errorf("{api_key} not substituted: %v", h)
+	}
+	delete(env, "TEAM")
+	if _, reason, ok = got.Models[0].ResolveHeaders(lookup, "key"); ok || reason != "environment variable TEAM (header X-Team) is not set" {
+		t.Errorf("unset header variable: %q, %v", reason, ok)
 	}
 }
 

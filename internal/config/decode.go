@@ -135,6 +135,9 @@ func describe(t reflect.Type) string {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	if t == reflect.TypeOf(json.RawMessage(nil)) { // nested objects decoded on their own
+		return "an object"
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"

@@ -34,6 +34,11 @@ type wireModel struct {
 	Temperature *float64 `json:"temperature"`
 	MaxTokens   *int     `json:"max_tokens"`
 	Timeout     *float64 `json:"timeout"` // seconds, fractions allowed
+
+	Protocol    *string            `json:"protocol"`     // custom_http only
+	Headers     *map[string]string `json:"headers"`      // extra upstream headers
+	FetchImages *bool              `json:"fetch_images"` // gemini only
+	Template    *json.RawMessage   `json:"template"`     // protocol template only
 }
 
 var (
@@ -46,8 +51,18 @@ var (
 // than a typo would.
 var adapters = map[string]bool{
 	AdapterOpenAICompat: true,
-	"custom_http":       false,
+	AdapterCustomHTTP:   true,
 	"process":           false,
+	// Short forms of custom_http with a protocol.
+	ProtocolAnthropic: true,
+	ProtocolGemini:    true,
+}
+
+// protocols lists the custom_http protocols and their default base URLs.
+var protocols = map[string]string{
+	ProtocolAnthropic: "https://api.anthropic.com",
+	ProtocolGemini:    "https://generativelanguage.googleapis.com",
+	ProtocolTemplate:  "",
 }
 
 const (
@@ -116,16 +131,42 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		return m, fmt.Errorf("adapter: %w", err)
 	}
 	m.Adapter = *w.Adapter
-
-	if w.BaseURL == nil && m.Adapter == AdapterOpenAICompat {
-		return m, errors.New("base_url: required")
+	if err := setProtocol(&m, &w); err != nil {
+		return m, err
 	}
+
 	if w.BaseURL != nil {
 		u, err := checkBaseURL(*w.BaseURL)
 		if err != nil {
 			return m, fmt.Errorf("base_url: %w", err)
 		}
 		m.BaseURL = u
+	} else if m.BaseURL = protocols[m.Protocol]; m.BaseURL == "" {
+		return m, errors.New("base_url: required")
+	}
+	if w.Headers != nil {
+		if err := checkHeaders(*w.Headers); err != nil {
+			return m, fmt.Errorf("headers: %w", err)
+		}
+		m.Headers = *w.Headers
+	}
+	if w.FetchImages != nil {
+		if m.Protocol != ProtocolGemini {
+			return m, errors.New(`fetch_images: only for the gemini protocol (other upstreams take image URLs themselves)`)
+		}
+		m.FetchImages = *w.FetchImages
+	}
+	if w.Template != nil {
+		if m.Protocol != ProtocolTemplate {
+			return m, errors.New(`template: only for "protocol": "template"`)
+		}
+		t, err := parseTemplate(*w.Template)
+		if err != nil {
+			return m, fmt.Errorf("template: %w", err)
+		}
+		m.Template = t
+	} else if m.Protocol == ProtocolTemplate {
+		return m, errors.New(`template: required for "protocol": "template"`)
 	}
 
 	if w.APIKey != nil {

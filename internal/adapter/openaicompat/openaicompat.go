@@ -8,10 +8,7 @@ package openaicompat
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -19,7 +16,6 @@ import (
 	"github.com/tidwall/gjson"
 
 	"aigateway/internal/adapter"
-	"aigateway/internal/bodyio"
 	"aigateway/internal/openai"
 )
 
@@ -41,64 +37,40 @@ type Options struct {
 	// Timeout bounds the wait for the response headers and every silence
 	// between two reads of the response body. Zero means 60s.
 	Timeout time.Duration
+	// Headers are extra upstream headers, set after the gateway's own.
+	Headers map[string]string
 	// Transport sends the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
-	// MaxResponseBytes bounds a non-streamed response and each stream event.
-	// Zero means DefaultMaxResponseBytes.
-	MaxResponseBytes int
 }
-
-// DefaultMaxResponseBytes bounds a buffered upstream response, so that a
-// broken upstream cannot exhaust the gateway's memory.
-const DefaultMaxResponseBytes = 64 << 20
-
-// maxErrorBody bounds how much of an upstream error response is read.
-const maxErrorBody = 1 << 20
-
-// drainTimeout bounds reading the rest of a finished stream so that the
-// connection can be reused.
-const drainTimeout = 2 * time.Second
 
 // Adapter sends requests to one OpenAI-compatible upstream.
 type Adapter struct {
-	id          string
+	up          adapter.Upstream
 	urls        [3]string // by adapter.Op
-	auth        string    // Authorization header value, or ""
-	apiKey      []byte    // to scrub upstream error bodies
-	modelJSON   []byte    // the upstream model name as a JSON string
+	header      http.Header
+	modelJSON   []byte // the upstream model name as a JSON string
 	temperature *float64
 	maxTokens   *int
-	timeout     time.Duration
-	transport   http.RoundTripper
-	maxResponse int
 }
 
 // New returns an Adapter for the given options.
 func New(o Options) *Adapter {
 	a := &Adapter{
-		id:          o.ID,
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
 		modelJSON:   openai.QuoteString(o.Model),
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
-		timeout:     o.Timeout,
-		transport:   o.Transport,
-		maxResponse: o.MaxResponseBytes,
+		header:      http.Header{"Content-Type": {"application/json"}},
 	}
 	for op := adapter.OpChat; op <= adapter.OpEmbedding; op++ {
 		a.urls[op] = o.BaseURL + op.Path()
 	}
 	if o.APIKey != "" {
-		a.auth = "Bearer " + o.APIKey
-		a.apiKey = []byte(o.APIKey)
+		a.header.Set("Authorization", "Bearer "+o.APIKey)
+		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
 	}
-	if a.timeout <= 0 {
-		a.timeout = 60 * time.Second
-	}
-	if a.transport == nil {
-		a.transport = http.DefaultTransport
-	}
-	if a.maxResponse <= 0 {
-		a.maxResponse = DefaultMaxResponseBytes
+	for k, v := range o.Headers {
+		a.header.Set(k, v)
 	}
 	return a
 }
@@ -112,134 +84,51 @@ func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	body := openai.Patch(req.Body, &req.Fields, a.modelJSON, temperature, maxTokens)
 
-	ctx, wd := adapter.StartWatchdog(ctx, a.timeout)
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, a.urls[req.Op], bytes.NewReader(body))
-	if err != nil {
-		wd.Stop()
-		return nil, fmt.Errorf("building upstream request: %w", err)
-	}
 	// The outbound headers are built here, never copied from the client, so
 	// that client credentials and hop-by-hop headers cannot reach the upstream.
-	h := hreq.Header
-	h["Content-Type"] = contentTypeJSON
+	h := make(http.Header, len(a.header)+2)
+	for k, v := range a.header {
+		h[k] = v
+	}
 	if req.Fields.Stream {
 		h["Accept"] = acceptSSE
 	} else {
-		h["Accept"] = contentTypeJSON
-	}
-	if a.auth != "" {
-		h["Authorization"] = []string{a.auth}
+		h["Accept"] = acceptJSON
 	}
 	if req.RequestID != "" {
 		h["X-Request-Id"] = []string{req.RequestID}
 	}
-
-	resp, err := a.transport.RoundTrip(hreq)
+	call, err := a.up.Send(ctx, http.MethodPost, a.urls[req.Op], h, body)
 	if err != nil {
-		err = a.transportError(ctx, err, "sending the request") // classify before Stop cancels ctx
-		wd.Stop()
 		return nil, err
 	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer wd.Stop()
-		defer resp.Body.Close()
-		return nil, a.upstreamError(ctx, resp)
+	if !call.OK() {
+		return nil, a.upstreamError(call)
 	}
-	wd.Kick()
-	if req.Fields.Stream && isEventStream(resp.Header.Get("Content-Type")) {
-		return &adapter.Response{Stream: newStream(ctx, a, resp.Body, wd)}, nil
+	if req.Fields.Stream && isEventStream(call.Resp.Header.Get("Content-Type")) {
+		return &adapter.Response{Stream: newStream(call, a.up.MaxResponse())}, nil
 	}
-	defer wd.Stop()
-	defer resp.Body.Close()
-	buf, err := bodyio.ReadAll(&kickReader{r: resp.Body, wd: wd}, resp.ContentLength, int64(a.maxResponse))
+	buf, err := call.ReadBody()
 	if err != nil {
-		return nil, a.transportError(ctx, err, "reading the response")
+		return nil, err
 	}
 	return &adapter.Response{Body: buf, Usage: usageOf(buf)}, nil
 }
 
 var (
-	contentTypeJSON = []string{"application/json"}
-	acceptSSE       = []string{"text/event-stream"}
+	acceptJSON = []string{"application/json"}
+	acceptSSE  = []string{"text/event-stream"}
 )
-
-// transportError classifies a failed round trip or body read. The client gets
-// the kind of failure; the log gets the full error.
-func (a *Adapter) transportError(ctx context.Context, err error, doing string) error {
-	switch {
-	case adapter.TimedOut(ctx):
-		return &adapter.Error{
-			Status: http.StatusGatewayTimeout,
-			Err: openai.Error{Type: openai.TypeTimeout, Code: "upstream_timeout",
-				Message: fmt.Sprintf("model %q: the upstream did not answer within %s", a.id, a.timeout)},
-			Cause: err,
-		}
-	case ctx.Err() != nil:
-		return fmt.Errorf("%s: %w", doing, context.Cause(ctx))
-	}
-	var tooBig *bodyio.TooLargeError
-	if errors.As(err, &tooBig) {
-		return &adapter.Error{
-			Status: http.StatusBadGateway,
-			Err: openai.Error{Type: openai.TypeUpstream, Code: "upstream_response_too_large",
-				Message: fmt.Sprintf("model %q: the upstream response exceeds %d bytes", a.id, tooBig.Limit)},
-			Cause: err,
-		}
-	}
-	return &adapter.Error{
-		Status: http.StatusBadGateway,
-		Err: openai.Error{Type: openai.TypeUpstream, Code: "upstream_unreachable",
-			Message: fmt.Sprintf("model %q: the upstream request failed while %s: %s", a.id, doing, reason(err))},
-		Cause: err,
-	}
-}
-
-// reason names a network failure without the URL, which may name internal
-// hosts: "connect: connection refused", "EOF", "tls: ...".
-func reason(err error) string {
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && opErr.Err != nil {
-		if opErr.Op == "dial" {
-			return "cannot connect: " + opErr.Err.Error()
-		}
-		return opErr.Err.Error()
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return "DNS lookup failed: " + dnsErr.Err
-	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return "the connection was closed early"
-	}
-	for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(err) {
-		err = u
-	}
-	return err.Error()
-}
 
 // upstreamError turns an upstream error response into an *adapter.Error with
 // the upstream's status. An OpenAI-shaped body is passed on as is; anything
 // else is wrapped into one.
-func (a *Adapter) upstreamError(ctx context.Context, resp *http.Response) error {
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	if err != nil && len(body) == 0 {
-		return a.transportError(ctx, err, fmt.Sprintf("reading an HTTP %d error response", resp.StatusCode))
-	}
-	if len(a.apiKey) > 0 { // some upstreams echo (part of) the key; never pass it on
-		body = bytes.ReplaceAll(body, a.apiKey, []byte("[redacted]"))
-	}
-	status := resp.StatusCode
+func (a *Adapter) upstreamError(call *adapter.Call) error {
+	status := call.Resp.StatusCode
+	e := &adapter.Error{Status: status, Header: call.RetryHeaders(), Cause: fmt.Errorf("upstream answered HTTP %d", status)}
+	body := call.ReadErrorBody()
 	if status < 400 { // redirects and 1xx are not ours to pass on
-		status = http.StatusBadGateway
-	}
-	e := &adapter.Error{Status: status, Cause: fmt.Errorf("upstream answered HTTP %d", resp.StatusCode)}
-	for _, k := range [...]string{"Retry-After", "Retry-After-Ms"} {
-		if v := resp.Header.Get(k); v != "" {
-			if e.Header == nil {
-				e.Header = http.Header{}
-			}
-			e.Header.Set(k, v)
-		}
+		e.Status = http.StatusBadGateway
 	}
 	if msg := gjson.GetBytes(body, "error.message"); msg.Type == gjson.String && status >= 400 {
 		e.Body = body
@@ -247,14 +136,14 @@ func (a *Adapter) upstreamError(ctx context.Context, resp *http.Response) error 
 		return e
 	}
 	e.Err = openai.Error{Type: openai.TypeUpstream, Code: "upstream_error",
-		Message: fmt.Sprintf("model %q: the upstream answered HTTP %d: %s", a.id, resp.StatusCode, errorText(body))}
+		Message: fmt.Sprintf("model %q: the upstream answered HTTP %d: %s", a.up.ID, status, ErrorText(body))}
 	return e
 }
 
-// errorText finds a message in a non-OpenAI error body: {"error":"..."}
+// ErrorText finds a message in a non-OpenAI error body: {"error":"..."}
 // (Ollama, vLLM), {"message":"..."} or {"detail":"..."} (FastAPI), or the
 // start of the body as text.
-func errorText(body []byte) string {
+func ErrorText(body []byte) string {
 	if gjson.ValidBytes(body) {
 		for _, path := range [...]string{"error", "message", "detail", "error.message"} {
 			if v := gjson.GetBytes(body, path); v.Type == gjson.String && v.Str != "" {
@@ -303,20 +192,6 @@ func equalFold(a, b string) bool {
 		}
 	}
 	return true
-}
-
-// kickReader kicks the watchdog after every read that made progress.
-type kickReader struct {
-	r  io.Reader
-	wd *adapter.Watchdog
-}
-
-func (k *kickReader) Read(p []byte) (int, error) {
-	n, err := k.r.Read(p)
-	if n > 0 {
-		k.wd.Kick()
-	}
-	return n, err
 }
 
 var _ adapter.Adapter = (*Adapter)(nil)
