@@ -6,11 +6,9 @@
 package openaicompat
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -136,30 +134,8 @@ func (a *Adapter) upstreamError(call *adapter.Call) error {
 		return e
 	}
 	e.Err = openai.Error{Type: openai.TypeUpstream, Code: "upstream_error",
-		Message: fmt.Sprintf("model %q: the upstream answered HTTP %d: %s", a.up.ID, status, ErrorText(body))}
+		Message: fmt.Sprintf("model %q: the upstream answered HTTP %d: %s", a.up.ID, status, adapter.ErrorText(body))}
 	return e
-}
-
-// ErrorText finds a message in a non-OpenAI error body: {"error":"..."}
-// (Ollama, vLLM), {"message":"..."} or {"detail":"..."} (FastAPI), or the
-// start of the body as text.
-func ErrorText(body []byte) string {
-	if gjson.ValidBytes(body) {
-		for _, path := range [...]string{"error", "message", "detail", "error.message"} {
-			if v := gjson.GetBytes(body, path); v.Type == gjson.String && v.Str != "" {
-				return v.Str
-			}
-		}
-	}
-	text := string(bytes.TrimSpace(body))
-	if text == "" {
-		return "(empty body)"
-	}
-	const max = 300
-	if len(text) > max {
-		text = text[:max] + "..."
-	}
-	return strconv.Quote(text)
 }
 
 // usageOf reads the top-level "usage" object of a response, if any.

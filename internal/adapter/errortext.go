@@ -1,0 +1,30 @@
+package adapter
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// ErrorText finds a message in an error body that is not in the OpenAI
+// shape: {"error":"..."} (Ollama, vLLM), {"message":"..."} or {"detail":"..."} (FastAPI), or the
+// start of the body as text.
+func ErrorText(body []byte) string {
+	if gjson.ValidBytes(body) {
+		for _, path := range [...]string{"error", "message", "detail", "error.message"} {
+			if v := gjson.GetBytes(body, path); v.Type == gjson.String && v.Str != "" {
+				return v.Str
+			}
+		}
+	}
+	text := string(bytes.TrimSpace(body))
+	if text == "" {
+		return "(empty body)"
+	}
+	const max = 300
+	if len(text) > max {
+		text = text[:max] + "..."
+	}
+	return strconv.Quote(text)
+}

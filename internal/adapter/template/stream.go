@@ -1,0 +1,143 @@
+package template
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/tidwall/gjson"
+
+	"aigateway/internal/adapter"
+	"aigateway/internal/openai"
+	"aigateway/internal/sse"
+)
+
+// translator turns the upstream's stream events (SSE data payloads or JSONL
+// lines) into OpenAI chunks. It is created per request.
+type translator struct {
+	cw           openai.ChunkWriter
+	id           string // model id, for error messages
+	cfg          StreamConfig
+	finishPath   string
+	includeUsage bool
+
+	started            bool // the role chunk was sent
+	finish             string
+	prompt, completion int64
+}
+
+func newTranslator(a *Adapter, cw openai.ChunkWriter, includeUsage bool) *translator {
+	return &translator{cw: cw, id: a.up.ID, cfg: *a.stream, finishPath: a.resp.FinishReason,
+		includeUsage: includeUsage, finish: "stop"}
+}
+
+// Event handles one SSE data payload or JSONL line.
+func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
+	data := bytes.TrimSpace(ev.Data)
+	jsonl := t.cfg.Format == "jsonl"
+	if !jsonl && t.cfg.Done != "" && string(data) == t.cfg.Done {
+		return t.end(nil), true, nil
+	}
+	if len(data) == 0 {
+		return nil, false, nil
+	}
+	if !gjson.ValidBytes(data) {
+		return nil, false, t.streamErr("upstream_invalid_response", "the upstream sent a stream event that is not JSON: %s", adapter.ErrorText(data))
+	}
+	text := gjson.GetBytes(data, t.cfg.Text)
+	if text.Type != gjson.String {
+		if e := gjson.GetBytes(data, "error"); e.Exists() && e.Type != gjson.Null {
+			return nil, false, t.streamErr("upstream_error", "the upstream reported an error in the stream: %s", adapter.ErrorText(data))
+		}
+	}
+	if n, ok := tokens(data, t.cfg.PromptTokens); ok {
+		t.prompt = n
+	}
+	if n, ok := tokens(data, t.cfg.CompletionTokens); ok {
+		t.completion = n
+	}
+	if r, ok := finishOf(data, t.finishPath); ok {
+		t.finish = r
+	}
+	var chunks [][]byte
+	if text.Type == gjson.String && text.Str != "" {
+		chunks = append(t.start(chunks), t.cw.Content(text.Str))
+	}
+	if jsonl && t.cfg.Done != "" && gjson.GetBytes(data, t.cfg.Done).Bool() {
+		return t.end(chunks), true, nil
+	}
+	return chunks, false, nil
+}
+
+// End is called at EOF: a proper end unless a done marker was expected.
+func (t *translator) End() ([][]byte, error) {
+	if t.cfg.Done != "" {
+		return nil, io.EOF // the stream plumbing reports it as stream_incomplete
+	}
+	return t.end(nil), nil
+}
+
+func (t *translator) Usage() adapter.Usage {
+	return adapter.Usage{PromptTokens: t.prompt, CompletionTokens: t.completion, TotalTokens: t.prompt + t.completion}
+}
+
+// start prepends the role chunk once.
+func (t *translator) start(chunks [][]byte) [][]byte {
+	if t.started {
+		return chunks
+	}
+	t.started = true
+	return append(chunks, t.cw.Role())
+}
+
+// end appends the last chunks: finish, then usage when asked for.
+func (t *translator) end(chunks [][]byte) [][]byte {
+	chunks = append(t.start(chunks), t.cw.Finish(t.finish))
+	if t.includeUsage {
+		chunks = append(chunks, t.cw.Usage(*openaiUsage(t.prompt, t.completion)))
+	}
+	return chunks
+}
+
+func (t *translator) streamErr(code, format string, args ...any) *adapter.Error {
+	return &adapter.Error{Status: http.StatusBadGateway, Err: openai.Error{Type: openai.TypeUpstream, Code: code,
+		Message: fmt.Sprintf("model %q: ", t.id) + fmt.Sprintf(format, args...)}}
+}
+
+// syntheticStream serves a client stream from a non-stream answer. All its
+// chunks are at hand, so it never blocks.
+type syntheticStream struct {
+	chunks [][]byte
+	usage  adapter.Usage
+}
+
+func newSyntheticStream(cw openai.ChunkWriter, ans *answer, includeUsage bool) *syntheticStream {
+	s := &syntheticStream{chunks: [][]byte{cw.Role()}, usage: ans.usage()}
+	if ans.text != "" {
+		s.chunks = append(s.chunks, cw.Content(ans.text))
+	}
+	s.chunks = append(s.chunks, cw.Finish(ans.finish))
+	if includeUsage {
+		s.chunks = append(s.chunks, cw.Usage(*openaiUsage(ans.prompt, ans.completion)))
+	}
+	return s
+}
+
+func (s *syntheticStream) Next() ([]byte, error) {
+	if len(s.chunks) == 0 {
+		return nil, io.EOF
+	}
+	c := s.chunks[0]
+	s.chunks = s.chunks[1:]
+	return c, nil
+}
+
+func (s *syntheticStream) Buffered() bool       { return len(s.chunks) > 0 }
+func (s *syntheticStream) Usage() adapter.Usage { return s.usage }
+func (s *syntheticStream) Close() error         { return nil }
+
+var (
+	_ adapter.Translator = (*translator)(nil)
+	_ adapter.Stream     = (*syntheticStream)(nil)
+)
