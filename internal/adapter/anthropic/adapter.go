@@ -1,0 +1,120 @@
+package anthropic
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"aigateway/internal/adapter"
+	"aigateway/internal/openai"
+)
+
+// APIVersion is the anthropic-version header the conversion is written
+// against.
+const APIVersion = "2023-06-01"
+
+// Options configure an Adapter. Zero values mean the documented defaults.
+type Options struct {
+	ID      string // model id clients use, for messages
+	BaseURL string // e.g. https://api.anthropic.com (a trailing /v1 is accepted)
+	APIKey  string // sent as x-api-key
+	Model   string // upstream model name
+	// Temperature and MaxTokens are defaults for requests that do not set
+	// them; MaxTokens also replaces DefaultMaxTokens, since Anthropic
+	// requires max_tokens.
+	Temperature *float64
+	MaxTokens   *int
+	Headers     map[string]string // extra upstream headers
+	Timeout     time.Duration
+	Transport   http.RoundTripper
+}
+
+// Adapter serves OpenAI chat requests from the Anthropic Messages API.
+type Adapter struct {
+	up          adapter.Upstream
+	url         string
+	header      http.Header
+	model       string
+	temperature *float64
+	maxTokens   int64
+}
+
+// New returns an Adapter.
+func New(o Options) *Adapter {
+	a := &Adapter{
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
+		url:         strings.TrimSuffix(o.BaseURL, "/v1") + "/v1/messages",
+		model:       o.Model,
+		temperature: o.Temperature,
+		maxTokens:   DefaultMaxTokens,
+		header: http.Header{
+			"Content-Type":      {"application/json"},
+			"Anthropic-Version": {APIVersion},
+		},
+	}
+	if o.MaxTokens != nil {
+		a.maxTokens = int64(*o.MaxTokens)
+	}
+	if o.APIKey != "" {
+		a.header.Set("X-Api-Key", o.APIKey)
+		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
+	}
+	for k, v := range o.Headers {
+		a.header.Set(k, v)
+	}
+	return a
+}
+
+// Send implements adapter.Adapter.
+func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	if req.Op != adapter.OpChat {
+		return nil, adapter.Errorf(http.StatusBadRequest, openai.TypeInvalidRequest, "unsupported_endpoint",
+			"model %q is an Anthropic model and supports only /v1/chat/completions", a.up.ID)
+	}
+	creq, perr := openai.DecodeChatRequest(req.Body)
+	if perr != nil {
+		return nil, &adapter.Error{Status: http.StatusBadRequest, Err: *perr}
+	}
+	if creq.Temperature == nil {
+		creq.Temperature = a.temperature
+	}
+	body, err := ConvertRequest(creq, RequestOptions{Model: a.model, DefaultMaxTokens: a.maxTokens})
+	if err != nil {
+		return nil, err
+	}
+	h := a.header.Clone()
+	if creq.Stream {
+		h.Set("Accept", "text/event-stream")
+	}
+	call, err := a.up.Send(ctx, http.MethodPost, a.url, h, body)
+	if err != nil {
+		return nil, err
+	}
+	if !call.OK() {
+		status := call.Resp.StatusCode
+		retry := call.RetryHeaders()
+		e := ConvertError(status, call.ReadErrorBody())
+		e.Header = retry
+		if e.Cause == nil {
+			e.Cause = fmt.Errorf("upstream answered HTTP %d", status)
+		}
+		return nil, e
+	}
+	created := time.Now().Unix()
+	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
+		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslator(creq.IncludeUsage(), created))}, nil
+	}
+	raw, err := call.ReadBody()
+	if err != nil {
+		return nil, err
+	}
+	out, usage, err := ConvertResponse(raw, created)
+	if err != nil {
+		return nil, err
+	}
+	return &adapter.Response{Body: out, Usage: usage}, nil
+}
+
+var _ adapter.Adapter = (*Adapter)(nil)
