@@ -1,0 +1,227 @@
+package gemini
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"aigateway/internal/adapter"
+	"aigateway/internal/openai"
+)
+
+// Options configure an Adapter. Zero values mean the documented defaults.
+type Options struct {
+	ID      string // model id clients use, for messages
+	BaseURL string // e.g. https://generativelanguage.googleapis.com (a trailing /v1beta or /v1 is kept)
+	APIKey  string // sent as x-goog-api-key
+	Model   string // upstream model name
+	// Temperature and MaxTokens are defaults for requests that do not set them.
+	Temperature *float64
+	MaxTokens   *int
+	Headers     map[string]string // extra upstream headers
+	// FetchImages lets the gateway download http(s) image URLs, which
+	// Gemini cannot take, within FetchMaxBytes and FetchTimeout.
+	FetchImages   bool
+	FetchMaxBytes int64         // zero means DefaultFetchMaxBytes
+	FetchTimeout  time.Duration // zero means DefaultFetchTimeout
+	Timeout       time.Duration
+	Transport     http.RoundTripper
+}
+
+// Limits for downloading image URLs when FetchImages is on.
+const (
+	DefaultFetchMaxBytes = 20 << 20 // Gemini's limit for a whole inline request
+	DefaultFetchTimeout  = 10 * time.Second
+)
+
+// Adapter serves OpenAI chat and embeddings requests from the Gemini API.
+type Adapter struct {
+	up          adapter.Upstream
+	root        string // base URL including the API version
+	header      http.Header
+	model       string
+	temperature *float64
+	maxTokens   *int
+	images      *fetcher // nil: image URLs are refused
+}
+
+// New returns an Adapter.
+func New(o Options) *Adapter {
+	root := o.BaseURL
+	if !strings.HasSuffix(root, "/v1beta") && !strings.HasSuffix(root, "/v1") {
+		root += "/v1beta"
+	}
+	a := &Adapter{
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
+		root:        root,
+		model:       o.Model,
+		temperature: o.Temperature,
+		maxTokens:   o.MaxTokens,
+		header:      http.Header{"Content-Type": {"application/json"}},
+	}
+	if o.APIKey != "" {
+		a.header.Set("X-Goog-Api-Key", o.APIKey)
+		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
+	}
+	for k, v := range o.Headers {
+		a.header.Set(k, v)
+	}
+	if o.FetchImages {
+		f := &fetcher{transport: o.Transport, maxBytes: o.FetchMaxBytes, timeout: o.FetchTimeout}
+		if f.maxBytes <= 0 {
+			f.maxBytes = DefaultFetchMaxBytes
+		}
+		if f.timeout <= 0 {
+			f.timeout = DefaultFetchTimeout
+		}
+		if f.transport == nil {
+			f.transport = http.DefaultTransport
+		}
+		a.images = f
+	}
+	return a
+}
+
+func (a *Adapter) methodURL(method string) string {
+	return a.root + "/models/" + url.PathEscape(a.model) + ":" + method
+}
+
+// Send implements adapter.Adapter.
+func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	switch req.Op {
+	case adapter.OpEmbedding:
+		return a.embed(ctx, req)
+	case adapter.OpChat:
+	default:
+		return nil, adapter.Errorf(http.StatusBadRequest, openai.TypeInvalidRequest, "unsupported_endpoint",
+			"model %q is a Gemini model and supports only /v1/chat/completions and /v1/embeddings", a.up.ID)
+	}
+	creq, perr := openai.DecodeChatRequest(req.Body)
+	if perr != nil {
+		return nil, &adapter.Error{Status: http.StatusBadRequest, Err: *perr}
+	}
+	if creq.Temperature == nil {
+		creq.Temperature = a.temperature
+	}
+	if creq.MaxOutputTokens() == nil && a.maxTokens != nil {
+		n := int64(*a.maxTokens)
+		creq.MaxTokens = &n
+	}
+	// Image downloads run under the request's context; canceling the
+	// request cancels them.
+	opts := RequestOptions{}
+	if a.images != nil {
+		opts.FetchImage = func(u string) ([]byte, string, error) { return a.images.fetch(ctx, u) }
+	}
+	body, err := ConvertRequest(creq, opts)
+	if err != nil {
+		return nil, err
+	}
+	h := a.header
+	target := a.methodURL("generateContent")
+	if creq.Stream {
+		h = a.header.Clone()
+		h.Set("Accept", "text/event-stream")
+		target = a.methodURL("streamGenerateContent") + "?alt=sse"
+	}
+	call, err := a.up.Send(ctx, http.MethodPost, target, h, body)
+	if err != nil {
+		return nil, err
+	}
+	if !call.OK() {
+		return nil, a.upstreamError(call)
+	}
+	created := time.Now().Unix()
+	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
+		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslator(a.model, creq.IncludeUsage(), created))}, nil
+	}
+	raw, err := call.ReadBody()
+	if err != nil {
+		return nil, err
+	}
+	out, usage, err := ConvertResponse(raw, a.model, created)
+	if err != nil {
+		return nil, err
+	}
+	return &adapter.Response{Body: out, Usage: usage}, nil
+}
+
+func (a *Adapter) embed(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	body, base64Output, err := ConvertEmbeddingsRequest(req.Body, a.model)
+	if err != nil {
+		return nil, err
+	}
+	call, err := a.up.Send(ctx, http.MethodPost, a.methodURL("batchEmbedContents"), a.header, body)
+	if err != nil {
+		return nil, err
+	}
+	if !call.OK() {
+		return nil, a.upstreamError(call)
+	}
+	raw, err := call.ReadBody()
+	if err != nil {
+		return nil, err
+	}
+	out, usage, err := ConvertEmbeddingsResponse(raw, req.Fields.Model, base64Output)
+	if err != nil {
+		return nil, err
+	}
+	return &adapter.Response{Body: out, Usage: usage}, nil
+}
+
+func (a *Adapter) upstreamError(call *adapter.Call) error {
+	status := call.Resp.StatusCode
+	retry := call.RetryHeaders()
+	e := ConvertError(status, call.ReadErrorBody())
+	e.Header = retry
+	if e.Cause == nil {
+		e.Cause = fmt.Errorf("upstream answered HTTP %d", status)
+	}
+	return e
+}
+
+// fetcher downloads image URLs for Gemini, within a size and time limit.
+type fetcher struct {
+	transport http.RoundTripper
+	maxBytes  int64
+	timeout   time.Duration
+}
+
+func (f *fetcher) fetch(ctx context.Context, u string) ([]byte, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("invalid image URL: %w", err)
+	}
+	resp, err := f.transport.RoundTrip(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, "", fmt.Errorf("downloading the image took longer than %s", f.timeout)
+		}
+		return nil, "", fmt.Errorf("downloading the image failed: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("downloading the image failed: HTTP %d", resp.StatusCode)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if !strings.HasPrefix(mt, "image/") {
+		return nil, "", fmt.Errorf("the URL is not an image (Content-Type %q)", mt)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("downloading the image failed: %w", err)
+	}
+	if int64(len(data)) > f.maxBytes {
+		return nil, "", fmt.Errorf("the image is larger than %d bytes", f.maxBytes)
+	}
+	return data, mt, nil
+}
+
+var _ adapter.Adapter = (*Adapter)(nil)
