@@ -10,9 +10,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/adapter/anthropic"
+	"aigateway/internal/adapter/gemini"
 	"aigateway/internal/adapter/openaicompat"
+	"aigateway/internal/adapter/template"
 	"aigateway/internal/config"
 )
 
@@ -28,19 +32,65 @@ type Deps struct {
 
 // constructors builds an adapter for each adapter type. It is the one place
 // that names the concrete adapter packages.
-var constructors = map[string]func(m *config.Model, apiKey string, d *Deps) (adapter.Adapter, error){
-	config.AdapterOpenAICompat: func(m *config.Model, apiKey string, d *Deps) (adapter.Adapter, error) {
+var constructors = map[string]func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error){
+	config.AdapterOpenAICompat: func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 		return openaicompat.New(openaicompat.Options{
-			ID:          m.ID,
-			BaseURL:     m.BaseURL,
-			APIKey:      apiKey,
-			Model:       m.Model,
-			Temperature: m.Temperature,
-			MaxTokens:   m.MaxTokens,
-			Timeout:     m.Timeout,
-			Transport:   d.Transport,
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
 		}), nil
 	},
+	config.AdapterCustomHTTP: newCustomHTTP,
+}
+
+// newCustomHTTP builds the adapter for a custom_http protocol.
+func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
+	switch m.Protocol {
+	case config.ProtocolAnthropic:
+		return anthropic.New(anthropic.Options{
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
+		}), nil
+	case config.ProtocolGemini:
+		return gemini.New(gemini.Options{
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, FetchImages: m.FetchImages,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
+		}), nil
+	case config.ProtocolTemplate:
+		return newTemplate(m, key, headers, d)
+	}
+	return nil, fmt.Errorf("protocol: no adapter for %q", m.Protocol)
+}
+
+// newTemplate builds a template adapter. Without a configured header that
+// uses {api_key}, the key is sent as a bearer token, the most common scheme.
+func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
+	t := m.Template
+	h := http.Header{"Content-Type": {"application/json"}}
+	keyUsed := false
+	for name, v := range m.Headers {
+		keyUsed = keyUsed || strings.Contains(v, "{api_key}")
+		h.Set(name, headers[name])
+	}
+	if key != "" && !keyUsed {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	o := template.Options{
+		ID: m.ID, URL: m.BaseURL + t.Path, Model: m.Model, Header: h, Body: t.Body,
+		Response:    template.ResponsePaths{Text: t.Response.Text, PromptTokens: t.Response.PromptTokens, CompletionTokens: t.Response.CompletionTokens, FinishReason: t.Response.FinishReason},
+		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
+		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout},
+	}
+	if key != "" {
+		o.Upstream.Secrets = [][]byte{[]byte(key)}
+	}
+	if s := t.Stream; s != nil {
+		o.Stream = &template.StreamConfig{Format: s.Format, Body: s.Body, Text: s.Text, Done: s.Done, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens}
+	}
+	a, err := template.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	return a, nil
 }
 
 // Model is one configured model as the gateway serves it.
@@ -91,6 +141,10 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		}
 		r.byID[cm.ID] = m
 		key, why, ok := cm.ResolveAPIKey(d.LookupEnv)
+		var headers map[string]string
+		if ok {
+			headers, why, ok = cm.ResolveHeaders(d.LookupEnv, key)
+		}
 		if !ok {
 			m.Unavailable = why
 			d.Logger.Warn("model unavailable", "model", cm.ID, "reason", why)
@@ -100,7 +154,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		if !found { // config validation knows the same list; this is a programming error
 			return nil, fmt.Errorf("%s: no constructor for adapter %q", cm.Label(), cm.Adapter)
 		}
-		if m.Adapter, err = build(cm, key, &d); err != nil {
+		if m.Adapter, err = build(cm, key, headers, &d); err != nil {
 			return nil, fmt.Errorf("%s: %w", cm.Label(), err)
 		}
 		list.Data = append(list.Data, obj)
