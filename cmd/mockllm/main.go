@@ -1,5 +1,6 @@
 // Command mockllm runs the mock LLM upstream (package internal/mockllm) as a
-// standalone server, e.g. as the upstream of the gateway's load benchmark.
+// standalone server, e.g. as the upstream of the gateway's load benchmark. It
+// serves the OpenAI, Anthropic and Gemini wire formats on one port.
 //
 //	mockllm --port 8766 --chunks 20 --chunk-delay 5ms --api-key sk-test
 package main
@@ -47,6 +48,21 @@ func main() {
 	}
 }
 
+// usageText heads the --help output.
+const usageText = `Usage: mockllm [flags]
+
+A mock LLM upstream speaking three wire formats on one port:
+  OpenAI     POST /v1/chat/completions, /v1/completions, /v1/embeddings; GET /v1/models
+  Anthropic  POST /v1/messages, /v1/messages/count_tokens
+  Gemini     POST /v1beta/models/{model}:generateContent, :streamGenerateContent[?alt=sse],
+             :countTokens, :embedContent, :batchEmbedContents; GET /v1beta/models
+
+Requests may script faults with a "mock" object in the JSON body or an
+X-Mock header holding the same JSON (the header wins).
+
+Flags:
+`
+
 // errUsage reports bad command-line arguments (already printed).
 var errUsage = errors.New("usage error")
 
@@ -74,9 +90,9 @@ func parseFlags(args []string, stdout, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.port, "port", 8766, "port to listen on (0 picks a free port)")
 	fs.IntVar(&cfg.chunks, "chunks", 20, "content chunks per reply")
 	fs.DurationVar(&cfg.chunkDelay, "chunk-delay", 0, "delay before each streamed chunk, e.g. 5ms")
-	fs.StringVar(&cfg.apiKey, "api-key", "", "if set, require \"Authorization: Bearer <key>\"")
+	fs.StringVar(&cfg.apiKey, "api-key", "", "if set, require this key (OpenAI \"Authorization: Bearer\", Anthropic \"x-api-key\", Gemini \"x-goog-api-key\")")
 	usage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: mockllm [flags]\n\nA mock OpenAI-compatible upstream. Requests may script faults with a \"mock\" object in the JSON body.\n\nFlags:\n")
+		fmt.Fprint(w, usageText)
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)

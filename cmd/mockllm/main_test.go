@@ -67,7 +67,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("error %v, want flag.ErrHelp", err)
 	}
-	for _, f := range []string{"-host", "-port", "-chunks", "-chunk-delay", "-api-key"} {
+	for _, f := range []string{"-host", "-port", "-chunks", "-chunk-delay", "-api-key", "/v1/messages", ":streamGenerateContent", "X-Mock"} {
 		if !strings.Contains(stdout.String(), f) {
 			t.Errorf("usage lacks %s:\n%s", f, stdout.String())
 		}

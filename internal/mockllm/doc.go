@@ -1,6 +1,19 @@
 // Package mockllm is a fake LLM upstream for tests and benchmarks. It speaks
-// the OpenAI wire format (chat completions, legacy completions, embeddings,
-// models) byte for byte, and can be scripted per request to inject faults.
+// three wire formats on one handler, and can be scripted per request to
+// inject faults:
+//
+//   - OpenAI: /v1/chat/completions, /v1/completions, /v1/embeddings,
+//     GET /v1/models[/{id}];
+//   - Anthropic Messages: /v1/messages (needs anthropic-version; max_tokens
+//     required), /v1/messages/count_tokens; every response has a
+//     request-id header;
+//   - Google Gemini: /v1beta/models/{model}:generateContent,
+//     :streamGenerateContent (SSE with ?alt=sse, else a JSON array),
+//     :countTokens, :embedContent, :batchEmbedContents, and
+//     GET /v1beta/models[/{model}].
+//
+// Errors use each protocol's own body shape, and [Options.APIKey] is
+// checked the way each protocol sends it.
 //
 // In-process use:
 //
@@ -24,6 +37,10 @@
 //
 //	{"model": "m", "messages": [...], "mock": {"status": 503, "retry_after": "2"}}
 //
+// A translating adapter drops unknown fields, so the directive may also come
+// as JSON in an X-Mock request header, on every protocol. The header, when
+// present, replaces the body's "mock" object entirely.
+//
 // Steps happen in this order: delay_ms; hang (before headers); status /
 // error_body (a complete error response); then the reply, paced by
 // chunk_delay_ms and Options.ChunkHook, cut by cut_after or frozen by
@@ -33,12 +50,17 @@
 // "Body chunks" are the stream events between the role chunk and the finish
 // chunk: content chunks, then for each tool call a header chunk and its
 // argument fragments. cut_after and hang_after_chunks count them, and
-// ChunkHook and chunk delays apply before each one.
+// ChunkHook and chunk delays apply before each one. Anthropic's are the
+// same (text deltas, then per tool a content_block_start and its
+// input_json_delta fragments); a cut past the end comes before
+// message_delta. Gemini's are its text chunks plus one chunk holding all
+// function calls; a cut past the end comes before the finishReason chunk.
 //
 // # Adding protocols
 //
-// Each wire format lives in one file (openai.go) with its routes, request
-// decoding, error shape and response encoding. The protocol-neutral parts —
+// Each wire format lives in its own files (openai.go, anthropic*.go,
+// gemini*.go) with its routes, auth check, request decoding, error shape
+// and response encoding. The protocol-neutral parts —
 // directives, reply planning, pacing, SSE writing, stats — live in script.go
 // and server.go and are shared.
 package mockllm

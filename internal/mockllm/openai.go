@@ -18,18 +18,22 @@ import (
 func openaiRoute(path string) (route, bool) {
 	switch path {
 	case "/v1/chat/completions":
-		return route{http.MethodPost, (*call).openaiChat, writeOpenAIError}, true
+		return openaiRouteTo(http.MethodPost, (*call).openaiChat), true
 	case "/v1/completions":
-		return route{http.MethodPost, (*call).openaiCompletion, writeOpenAIError}, true
+		return openaiRouteTo(http.MethodPost, (*call).openaiCompletion), true
 	case "/v1/embeddings":
-		return route{http.MethodPost, (*call).openaiEmbeddings, writeOpenAIError}, true
+		return openaiRouteTo(http.MethodPost, (*call).openaiEmbeddings), true
 	case "/v1/models":
-		return route{http.MethodGet, (*call).openaiModels, writeOpenAIError}, true
+		return openaiRouteTo(http.MethodGet, (*call).openaiModels), true
 	}
 	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
-		return route{http.MethodGet, (*call).openaiModel, writeOpenAIError}, true
+		return openaiRouteTo(http.MethodGet, (*call).openaiModel), true
 	}
 	return route{}, false
+}
+
+func openaiRouteTo(method string, serve handler) route {
+	return route{method: method, serve: serve, fail: writeOpenAIError, auth: checkOpenAIKey}
 }
 
 // writeOpenAIError writes {"error":{"message","type","param","code"}}; param
@@ -83,13 +87,6 @@ func (c *call) decode(v any) bool {
 		_ = c.badRequest("Invalid request body: "+err.Error(), "")
 	}
 	return false
-}
-
-func directive(d *Directive) *Directive {
-	if d == nil {
-		return &Directive{}
-	}
-	return d
 }
 
 type streamOptions struct {
@@ -188,7 +185,10 @@ func (c *call) openaiChat() error {
 	if len(req.Messages) == 0 {
 		return c.badRequest("[] is too short - 'messages'", "messages")
 	}
-	d := directive(req.Mock)
+	d, ok := c.directive(req.Mock)
+	if !ok {
+		return nil
+	}
 	if done, err := c.start(d, req.Stream); done {
 		return err
 	}
@@ -240,9 +240,14 @@ func (c *call) openaiChatWhole(d *Directive, rp *reply, h *openaiHead) error {
 // generate paces a non-streamed reply: the chunk delays and ChunkHook of
 // every body chunk happen before the body is sent.
 func (c *call) generate(d *Directive, rp *reply) error {
+	return c.pace(d, rp.bodyChunks())
+}
+
+// pace runs the pacing of n body chunks of a non-streamed reply.
+func (c *call) pace(d *Directive, n int) error {
 	p := c.pacer(d, false)
 	defer p.stop()
-	for range rp.bodyChunks() {
+	for range n {
 		if err := p.next(); err != nil {
 			return err
 		}
@@ -364,7 +369,10 @@ func (c *call) openaiCompletion() error {
 		}
 		prompt = inputTokens(inputs)
 	}
-	d := directive(req.Mock)
+	d, ok := c.directive(req.Mock)
+	if !ok {
+		return nil
+	}
 	if done, err := c.start(d, req.Stream); done {
 		return err
 	}
@@ -556,7 +564,10 @@ func (c *call) openaiEmbeddings() error {
 	default:
 		return c.badRequest("Invalid 'encoding_format': must be 'float' or 'base64'", "encoding_format")
 	}
-	d := directive(req.Mock)
+	d, ok := c.directive(req.Mock)
+	if !ok {
+		return nil
+	}
 	if done, err := c.start(d, false); done {
 		return err
 	}
@@ -586,14 +597,7 @@ func (c *call) openaiEmbeddings() error {
 			b = base64.StdEncoding.AppendEncode(b, raw)
 			b = append(b, '"')
 		} else {
-			b = append(b, '[')
-			for j, f := range vec {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = strconv.AppendFloat(b, float64(f), 'g', -1, 32)
-			}
-			b = append(b, ']')
+			b = appendVector(b, vec)
 		}
 		b = append(b, '}')
 	}
@@ -605,6 +609,18 @@ func (c *call) openaiEmbeddings() error {
 	b = appendInt(b, int64(prompt))
 	b = append(b, "}}\n"...)
 	return c.writeWhole(d, "application/json", b)
+}
+
+// appendVector appends vec as a JSON array of numbers.
+func appendVector(dst []byte, vec []float32) []byte {
+	dst = append(dst, '[')
+	for j, f := range vec {
+		if j > 0 {
+			dst = append(dst, ',')
+		}
+		dst = strconv.AppendFloat(dst, float64(f), 'g', -1, 32)
+	}
+	return append(dst, ']')
 }
 
 // embedVector fills vec with a unit vector derived only from the input, so
@@ -663,7 +679,10 @@ func appendModelList(dst []byte, ids []string) []byte {
 }
 
 func (c *call) openaiModels() error {
-	d := &Directive{}
+	d, ok := c.directive(nil)
+	if !ok {
+		return nil
+	}
 	if done, err := c.start(d, false); done {
 		return err
 	}
@@ -671,7 +690,10 @@ func (c *call) openaiModels() error {
 }
 
 func (c *call) openaiModel() error {
-	d := &Directive{}
+	d, ok := c.directive(nil)
+	if !ok {
+		return nil
+	}
 	if done, err := c.start(d, false); done {
 		return err
 	}

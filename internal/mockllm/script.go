@@ -12,8 +12,10 @@ import (
 	"unicode/utf8"
 )
 
-// Directive scripts one response. It is the "mock" object of a request
-// body; every field is optional and the zero value means a normal reply.
+// Directive scripts one response. It is the JSON object of the X-Mock
+// request header or, when that header is absent, the "mock" object of the
+// request body; every field is optional and the zero value means a normal
+// reply.
 type Directive struct {
 	// Status, if ≥ 400, makes the reply an error with this HTTP status.
 	// With ErrorBody set and Status 0, the status is 500.
@@ -43,6 +45,9 @@ type Directive struct {
 	// finish_reason "tool_calls"); content is null unless Content is set.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// FinishReason overrides the finish reason ("stop" or "tool_calls").
+	// Anthropic maps stop, tool_calls and length to end_turn, tool_use and
+	// max_tokens; Gemini maps stop and tool_calls to STOP and length to
+	// MAX_TOKENS; other values are sent as they are.
 	FinishReason string `json:"finish_reason,omitempty"`
 	// PromptTokens and CompletionTokens override the usage counts.
 	PromptTokens     *int `json:"prompt_tokens,omitempty"`
@@ -57,26 +62,50 @@ type Directive struct {
 	// HangAfterChunks implies Hang; a stream then hangs after the role
 	// chunk and this many body chunks instead of before the headers.
 	HangAfterChunks *int `json:"hang_after_chunks,omitempty"`
+
+	// StreamError (Anthropic only) is the error type of an in-band
+	// "event: error" sent after HTTP 200, e.g. "overloaded_error"; the
+	// stream then ends without message_stop. A non-streamed request gets it
+	// as an HTTP error with the status of that type (overloaded_error: 529).
+	StreamError string `json:"stream_error,omitempty"`
+	// StreamErrorAfter is the number of body chunks sent before the
+	// StreamError event. Nil means 1; values past the end send it just
+	// before message_delta.
+	StreamErrorAfter *int `json:"stream_error_after,omitempty"`
+
+	// ThoughtSignature (Gemini only) is set as the "thoughtSignature" of
+	// the first functionCall part, as Gemini does with parallel calls; use
+	// ToolCall.ThoughtSignature to sign other calls.
+	ThoughtSignature string `json:"thought_signature,omitempty"`
+	// ThoughtsTokens (Gemini only) is sent as usageMetadata.thoughtsTokenCount
+	// and added to totalTokenCount. Nil means the field is absent.
+	ThoughtsTokens *int `json:"thoughts_tokens,omitempty"`
 }
 
 // ToolCall is a tool call the mock replies with.
 type ToolCall struct {
 	Name string `json:"name"`
 	// Arguments is the JSON-encoded arguments string. When decoding, a JSON
-	// object is accepted too and used as its compact encoding.
+	// object is accepted too and used as its compact encoding. Anthropic
+	// and Gemini send it as an object: empty means {}, and text that is not
+	// JSON is sent as a JSON string (a malformed reply on purpose).
 	Arguments string `json:"arguments"`
+	// ThoughtSignature (Gemini only) is this call's "thoughtSignature".
+	ThoughtSignature string `json:"thought_signature,omitempty"`
 }
 
 // UnmarshalJSON accepts "arguments" as a string or as a JSON value.
 func (tc *ToolCall) UnmarshalJSON(b []byte) error {
 	var raw struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
+		Name             string          `json:"name"`
+		Arguments        json.RawMessage `json:"arguments"`
+		ThoughtSignature string          `json:"thought_signature"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
 	}
 	tc.Name = raw.Name
+	tc.ThoughtSignature = raw.ThoughtSignature
 	tc.Arguments = ""
 	switch {
 	case len(raw.Arguments) == 0 || string(raw.Arguments) == "null":
@@ -90,6 +119,30 @@ func (tc *ToolCall) UnmarshalJSON(b []byte) error {
 		tc.Arguments = buf.String()
 	}
 	return nil
+}
+
+// mockHeader carries a directive as JSON. It wins over the body's "mock"
+// object because the gateway drops unknown body fields when it converts a
+// request to another protocol, but can be configured to send headers.
+const mockHeader = "X-Mock"
+
+// directive returns the request's directive: the X-Mock header if present,
+// else body (nil meaning none). ok is false if the header is not a JSON
+// object; a 400 has then been written.
+func (c *call) directive(body *Directive) (d *Directive, ok bool) {
+	h := c.r.Header.Get(mockHeader)
+	if h == "" {
+		if body == nil {
+			return &Directive{}, true
+		}
+		return body, true
+	}
+	d = &Directive{}
+	if err := json.Unmarshal([]byte(h), d); err != nil {
+		c.fail(c.w, http.StatusBadRequest, apiError{Message: "mockllm: invalid " + mockHeader + " header: " + err.Error()})
+		return nil, false
+	}
+	return d, true
 }
 
 func ms(n int) time.Duration {
@@ -199,6 +252,7 @@ type reply struct {
 
 type plannedCall struct {
 	id, name, args string
+	sig            string // Gemini thoughtSignature
 	frags          []string
 }
 
@@ -228,6 +282,7 @@ func (s *Server) plan(d *Directive, promptTokens int, tools bool) reply {
 				id:    "call_mock_" + strconv.Itoa(i),
 				name:  tc.Name,
 				args:  tc.Arguments,
+				sig:   tc.ThoughtSignature,
 				frags: splitEven(tc.Arguments, 3),
 			}
 		}

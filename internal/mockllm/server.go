@@ -22,8 +22,11 @@ const maxBodyBytes = 32 << 20
 type Options struct {
 	// Models is listed by GET /v1/models. Nil or empty means ["mock-model"].
 	Models []string
-	// APIKey, if set, is required as "Authorization: Bearer <APIKey>";
-	// other requests get 401 invalid_api_key.
+	// APIKey, if set, is required in each protocol's own way: OpenAI
+	// "Authorization: Bearer <APIKey>" (else 401 invalid_api_key), Anthropic
+	// "x-api-key" (else 401 authentication_error), Gemini "x-goog-api-key"
+	// or the "key" query parameter (else 400 API_KEY_INVALID, as Google
+	// answers). Empty means no credentials are checked.
 	APIKey string
 	// Chunks is the default number of content chunks in a reply. Zero or
 	// negative means 3. The "chunks" directive overrides it.
@@ -38,8 +41,9 @@ type Options struct {
 	// return when ctx is done.
 	ChunkHook func(ctx context.Context, i int)
 	// Script, when set, is called for every request whose body passed
-	// validation, before any directive step runs. seq is the 1-based request number on this server
-	// and d is the decoded "mock" object (never nil), which Script may
+	// validation, before any directive step runs. seq is the 1-based
+	// request number on this server and d is the directive (the X-Mock
+	// header or the body's "mock" object; never nil), which Script may
 	// modify: e.g. fail the first request and let the retry succeed.
 	// It may be called concurrently.
 	Script func(seq int64, r *http.Request, d *Directive)
@@ -67,7 +71,8 @@ func (o Options) withDefaults() Options {
 // Request is a request the Server received (see Options.Record).
 type Request struct {
 	Method string
-	Path   string
+	Path   string      // r.URL.Path, e.g. "/v1beta/models/m:streamGenerateContent"
+	Query  string      // r.URL.RawQuery without "?", e.g. "alt=sse"; "" if none
 	Header http.Header // a clone
 	Body   []byte
 }
@@ -172,7 +177,7 @@ func (s *Server) leave() {
 }
 
 func (s *Server) record(r *http.Request, body []byte) {
-	req := Request{Method: r.Method, Path: r.URL.Path, Header: r.Header.Clone(), Body: body}
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	s.recMu.Lock()
 	if len(s.rec) < maxRecorded {
 		s.rec = append(s.rec, req)
@@ -208,16 +213,35 @@ type apiError struct {
 
 type errorWriter func(w http.ResponseWriter, status int, e apiError)
 
+// An authChecker tells why r's credentials do not match key; status 0
+// means they do. It is only called when Options.APIKey is set.
+type authChecker func(r *http.Request, key string) (status int, e apiError)
+
 type route struct {
 	method string
 	serve  handler
 	fail   errorWriter
+	auth   authChecker
+	// begin, if set, runs before anything is written, e.g. to set headers
+	// every response of the protocol carries.
+	begin func(h http.Header, seq int64)
 }
 
 // route finds the handler for path. Each protocol file contributes a
-// routing function; unknown paths get the OpenAI error shape.
+// routing function. A protocol may claim an unknown path of its own
+// namespace (found false, fail and auth set) so that its 404 has the
+// protocol's shape; other unknown paths get the OpenAI one.
 func (s *Server) route(path string) (route, bool) {
-	return openaiRoute(path)
+	for _, find := range [...]func(string) (route, bool){geminiRoute, anthropicRoute} {
+		if rt, found := find(path); found || rt.fail != nil {
+			return rt, found
+		}
+	}
+	rt, found := openaiRoute(path)
+	if rt.fail == nil {
+		rt.fail, rt.auth = writeOpenAIError, checkOpenAIKey
+	}
+	return rt, found
 }
 
 // ServeHTTP implements http.Handler.
@@ -239,8 +263,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, seq int64) error {
 	rt, found := s.route(r.URL.Path)
 	fail := rt.fail
-	if !found {
-		fail = writeOpenAIError
+	if rt.begin != nil {
+		rt.begin(w.Header(), seq)
 	}
 	body, err := readBody(w, r)
 	if err != nil {
@@ -255,8 +279,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, seq int64) error 
 		s.record(r, body)
 	}
 	if s.opts.APIKey != "" {
-		if msg := s.checkKey(r); msg != "" {
-			fail(w, http.StatusUnauthorized, apiError{Type: "invalid_request_error", Message: msg, Code: "invalid_api_key"})
+		if status, e := rt.auth(r, s.opts.APIKey); status != 0 {
+			fail(w, status, e)
 			return nil
 		}
 	}
@@ -272,17 +296,23 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, seq int64) error 
 	return rt.serve(&call{s: s, w: w, r: r, body: body, seq: seq, fail: fail})
 }
 
-// checkKey returns why the request's credentials are rejected, or "".
-func (s *Server) checkKey(r *http.Request) string {
-	auth := r.Header.Get("Authorization")
-	key, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || key == "" {
-		return "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+// checkOpenAIKey wants "Authorization: Bearer <key>".
+func checkOpenAIKey(r *http.Request, key string) (int, apiError) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	msg := ""
+	switch {
+	case !ok || got == "":
+		msg = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+	case !keyEqual(got, key):
+		msg = "Incorrect API key provided."
+	default:
+		return 0, apiError{}
 	}
-	if subtle.ConstantTimeCompare([]byte(key), []byte(s.opts.APIKey)) != 1 {
-		return "Incorrect API key provided."
-	}
-	return ""
+	return http.StatusUnauthorized, apiError{Type: "invalid_request_error", Message: msg, Code: "invalid_api_key"}
+}
+
+func keyEqual(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }
 
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
@@ -320,8 +350,13 @@ type sseWriter struct {
 // startSSE sends and flushes the 200 headers of an event stream, so the
 // client sees the response start even if the first event is delayed.
 func (c *call) startSSE() (*sseWriter, error) {
+	return c.startStream("text/event-stream")
+}
+
+// startStream is startSSE for any streamed content type.
+func (c *call) startStream(contentType string) (*sseWriter, error) {
 	h := c.w.Header()
-	h.Set("Content-Type", "text/event-stream")
+	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	c.w.WriteHeader(http.StatusOK)
@@ -329,7 +364,8 @@ func (c *call) startSSE() (*sseWriter, error) {
 	return sw, sw.flush()
 }
 
-// send writes one complete event (it must end in "\n\n") and flushes it.
+// send writes one complete event (it must end with a blank line) and
+// flushes it.
 func (sw *sseWriter) send(event []byte) error {
 	if _, err := sw.w.Write(event); err != nil {
 		return errCanceled
