@@ -75,7 +75,7 @@ var badFiles = map[string]string{
 	"headers-bad-name.bad.json":          `: models[0] (id "x"): headers: "X Bad": not a valid header name`,
 	"headers-reserved.bad.json":          `: models[0] (id "x"): headers: content-length: set by the gateway; cannot be configured`,
 	"headers-crlf.bad.json":              `: models[0] (id "x"): headers: X-Team: value contains characters not allowed in a header`,
-	"headers-env.bad.json":               `: models[0] (id "x"): headers: X-Team: invalid environment variable name after ENV:`,
+	"headers-env.bad.json":               `: models[0] (id "x"): headers: X-Team: ENV: must be followed by a valid environment variable name`,
 	"headers-not-object.bad.json":        `: models[0] (id "x"): headers: must be an object, got array`,
 
 	// base_url

@@ -108,7 +108,7 @@ func checkHeaders(h map[string]string) error {
 		case reservedHeaders[http.CanonicalHeaderKey(name)]:
 			return fmt.Errorf("%s: set by the gateway; cannot be configured", name)
 		case strings.HasPrefix(value, envPrefix) && !isEnvName(value[len(envPrefix):]):
-			return fmt.Errorf("%s: invalid environment variable name after ENV:", name)
+			return fmt.Errorf("%s: ENV: must be followed by a valid environment variable name", name)
 		case !validHeaderValue(value):
 			return fmt.Errorf("%s: value contains characters not allowed in a header", name)
 		}
