@@ -338,3 +338,29 @@ func TestTemplateModel(t *testing.T) {
 	}
 	stream.Close()
 }
+
+// A client that leaves a converted stream cancels the provider request.
+func TestProviderStreamClientDisconnect(t *testing.T) {
+	for _, model := range []string{"claude", "gemini"} {
+		t.Run(model, func(t *testing.T) {
+			hang := map[string]any{"hang_after_chunks": 1, "chunks": 3}
+			g := startGateway(t, gatewayOptions{extraModels: providerModels(hang, hang, "")})
+			ctx, cancel := context.WithCancel(context.Background())
+			body := `{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(body))
+			client := &http.Client{Transport: &http.Transport{}}
+			defer client.CloseIdleConnections()
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 1)
+			if _, err := resp.Body.Read(buf); err != nil { // the stream has started
+				t.Fatal(err)
+			}
+			cancel()
+			resp.Body.Close()
+			waitFor(t, "the provider request to be canceled", func() bool { return g.mock.Stats().Canceled == 1 })
+		})
+	}
+}
