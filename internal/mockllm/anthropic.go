@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"aigateway/internal/openai"
 )
 
 // Anthropic Messages wire format: /v1/messages and /v1/messages/count_tokens.
@@ -95,7 +97,7 @@ func writeAnthropicError(w http.ResponseWriter, status int, e apiError) {
 	b := appendAnthropicError(make([]byte, 0, 96+len(e.Message)), e.Type, e.Message)
 	if id := w.Header().Get("request-id"); id != "" {
 		b = append(b[:len(b)-1], `,"request_id":`...)
-		b = appendString(b, id)
+		b = openai.AppendString(b, id)
 		b = append(b, '}')
 	}
 	b = append(b, '\n')
@@ -108,9 +110,9 @@ func writeAnthropicError(w http.ResponseWriter, status int, e apiError) {
 
 func appendAnthropicError(dst []byte, errType, msg string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendString(dst, errType)
+	dst = openai.AppendString(dst, errType)
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, msg)
+	dst = openai.AppendString(dst, msg)
 	return append(dst, "}}"...)
 }
 
@@ -283,7 +285,7 @@ func appendJSONArgs(dst []byte, args string) []byte {
 	case json.Valid([]byte(args)):
 		return append(dst, args...)
 	}
-	return appendString(dst, args)
+	return openai.AppendString(dst, args)
 }
 
 // anthropicHead holds the fields of the Message a response describes.
@@ -294,9 +296,9 @@ type anthropicHead struct {
 // appendMessage appends the complete non-streamed Message.
 func (m *anthropicHead) appendMessage(dst []byte, rp *reply) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, m.id)
+	dst = openai.AppendString(dst, m.id)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendString(dst, m.model)
+	dst = openai.AppendString(dst, m.model)
 	dst = append(dst, `,"content":[`...)
 	if rp.hasText {
 		dst = append(dst, `{"type":"text","text":`...)
@@ -310,7 +312,7 @@ func (m *anthropicHead) appendMessage(dst []byte, rp *reply) []byte {
 		dst = appendToolUse(dst, &tc, false)
 	}
 	dst = append(dst, `],"stop_reason":`...)
-	dst = appendString(dst, anthropicStopReason(rp.finish))
+	dst = openai.AppendString(dst, anthropicStopReason(rp.finish))
 	dst = append(dst, `,"stop_sequence":null,"usage":`...)
 	dst = appendAnthropicUsage(dst, rp.promptTokens, rp.completionTokens)
 	return append(dst, '}')
@@ -320,9 +322,9 @@ func (m *anthropicHead) appendMessage(dst []byte, rp *reply) []byte {
 // starts a streamed block.
 func appendToolUse(dst []byte, tc *plannedCall, empty bool) []byte {
 	dst = append(dst, `{"type":"tool_use","id":`...)
-	dst = appendString(dst, tc.id)
+	dst = openai.AppendString(dst, tc.id)
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, tc.name)
+	dst = openai.AppendString(dst, tc.name)
 	dst = append(dst, `,"input":`...)
 	if empty {
 		dst = append(dst, "{}"...)

@@ -1,6 +1,10 @@
 package mockllm
 
-import "errors"
+import (
+	"errors"
+
+	"aigateway/internal/openai"
+)
 
 // errInBand ends a stream after an in-band error event; the response is
 // complete, so the handler reports success.
@@ -45,9 +49,9 @@ func (c *call) anthropicStream(d *Directive, rp *reply, m *anthropicHead) error 
 func (st *anthropicStreamer) run(rp *reply, m *anthropicHead) error {
 	st.event("message_start")
 	st.b = append(st.b, `{"type":"message_start","message":{"id":`...)
-	st.b = appendString(st.b, m.id)
+	st.b = openai.AppendString(st.b, m.id)
 	st.b = append(st.b, `,"type":"message","role":"assistant","model":`...)
-	st.b = appendString(st.b, m.model)
+	st.b = openai.AppendString(st.b, m.model)
 	st.b = append(st.b, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	// output_tokens is 1 as with the real API, so a client that adds it to
 	// message_delta's cumulative count instead of replacing it is caught.
@@ -74,7 +78,7 @@ func (st *anthropicStreamer) run(rp *reply, m *anthropicHead) error {
 	}
 	st.event("message_delta")
 	st.b = append(st.b, `{"type":"message_delta","delta":{"stop_reason":`...)
-	st.b = appendString(st.b, anthropicStopReason(rp.finish))
+	st.b = openai.AppendString(st.b, anthropicStopReason(rp.finish))
 	st.b = append(st.b, `,"stop_sequence":null},"usage":{"output_tokens":`...)
 	st.b = appendInt(st.b, int64(rp.completionTokens))
 	st.b = append(st.b, "}}"...)
@@ -123,7 +127,7 @@ func (st *anthropicStreamer) toolBlock(tc *plannedCall) error {
 		}
 		st.delta(idx)
 		st.b = append(st.b, `{"type":"input_json_delta","partial_json":`...)
-		st.b = appendString(st.b, frag)
+		st.b = openai.AppendString(st.b, frag)
 		st.b = append(st.b, "}}"...)
 		if err := st.sendDelta(); err != nil {
 			return err

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"aigateway/internal/openai"
 )
 
 // Google Gemini wire format (Gemini Developer API):
@@ -121,12 +123,12 @@ func writeGoogleError(w http.ResponseWriter, status int, e apiError) {
 	b = append(b, `{"error":{"code":`...)
 	b = appendInt(b, int64(status))
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.Message)
+	b = openai.AppendString(b, e.Message)
 	b = append(b, `,"status":`...)
-	b = appendString(b, e.Type)
+	b = openai.AppendString(b, e.Type)
 	if e.Code != "" {
 		b = append(b, `,"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":`...)
-		b = appendString(b, e.Code)
+		b = openai.AppendString(b, e.Code)
 		b = append(b, `,"domain":"googleapis.com"}]`...)
 	}
 	b = append(b, "}}\n"...)
@@ -238,9 +240,9 @@ const geminiMethods = `["generateContent","streamGenerateContent","countTokens",
 
 func appendGeminiModel(dst []byte, id string) []byte {
 	dst = append(dst, `{"name":`...)
-	dst = appendString(dst, "models/"+id)
+	dst = openai.AppendString(dst, "models/"+id)
 	dst = append(dst, `,"version":"001","displayName":`...)
-	dst = appendString(dst, id)
+	dst = openai.AppendString(dst, id)
 	dst = append(dst, `,"inputTokenLimit":1048576,"outputTokenLimit":65536,"supportedGenerationMethods":`...)
 	dst = append(dst, geminiMethods...)
 	return append(dst, '}')

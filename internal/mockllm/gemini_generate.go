@@ -1,6 +1,10 @@
 package mockllm
 
-import "strconv"
+import (
+	"strconv"
+
+	"aigateway/internal/openai"
+)
 
 // geminiReply is a planned reply in Gemini's shape. Gemini sends each
 // functionCall whole, so its body chunks are the text pieces plus one chunk
@@ -82,13 +86,13 @@ func (g *geminiReply) appendCalls(dst []byte, comma bool) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"functionCall":{"name":`...)
-		dst = appendString(dst, tc.name)
+		dst = openai.AppendString(dst, tc.name)
 		dst = append(dst, `,"args":`...)
 		dst = appendJSONArgs(dst, tc.args)
 		dst = append(dst, '}')
 		if tc.sig != "" {
 			dst = append(dst, `,"thoughtSignature":`...)
-			dst = appendString(dst, tc.sig)
+			dst = openai.AppendString(dst, tc.sig)
 		}
 		dst = append(dst, '}')
 	}
@@ -101,7 +105,7 @@ func (g *geminiReply) appendTail(dst []byte, last bool, candidates int) []byte {
 	dst = append(dst, "]}"...)
 	if last {
 		dst = append(dst, `,"finishReason":`...)
-		dst = appendString(dst, geminiFinish(g.rp.finish))
+		dst = openai.AppendString(dst, geminiFinish(g.rp.finish))
 	}
 	dst = append(dst, `,"index":0}],"usageMetadata":{"promptTokenCount":`...)
 	prompt := g.rp.promptTokens
@@ -119,9 +123,9 @@ func (g *geminiReply) appendTail(dst []byte, last bool, candidates int) []byte {
 		dst = appendInt(dst, int64(thoughts))
 	}
 	dst = append(dst, `},"modelVersion":`...)
-	dst = appendString(dst, g.model)
+	dst = openai.AppendString(dst, g.model)
 	dst = append(dst, `,"responseId":`...)
-	dst = appendString(dst, g.id)
+	dst = openai.AppendString(dst, g.id)
 	return append(dst, '}')
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"aigateway/internal/openai"
 )
 
 // OpenAI wire format: /v1/chat/completions, /v1/completions, /v1/embeddings,
@@ -52,16 +54,8 @@ func writeOpenAIError(w http.ResponseWriter, status int, e apiError) {
 	if e.Code == "" && status == http.StatusTooManyRequests {
 		e.Code = "rate_limit_exceeded"
 	}
-	b := make([]byte, 0, 96+len(e.Message))
-	b = append(b, `{"error":{"message":`...)
-	b = appendString(b, e.Message)
-	b = append(b, `,"type":`...)
-	b = appendString(b, e.Type)
-	b = append(b, `,"param":`...)
-	b = appendNullable(b, e.Param)
-	b = append(b, `,"code":`...)
-	b = appendNullable(b, e.Code)
-	b = append(b, "}}\n"...)
+	oe := openai.Error{Message: e.Message, Type: e.Type, Param: e.Param, Code: e.Code}
+	b := append(oe.AppendJSON(make([]byte, 0, 96+len(e.Message))), '\n')
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)))
@@ -154,13 +148,13 @@ type openaiHead struct {
 // appendHead appends `{"id":…,"object":…,"created":…,"model":…,"choices":[`.
 func (h *openaiHead) appendHead(dst []byte) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, h.id)
+	dst = openai.AppendString(dst, h.id)
 	dst = append(dst, `,"object":`...)
-	dst = appendString(dst, h.object)
+	dst = openai.AppendString(dst, h.object)
 	dst = append(dst, `,"created":`...)
 	dst = appendInt(dst, h.created)
 	dst = append(dst, `,"model":`...)
-	dst = appendString(dst, h.model)
+	dst = openai.AppendString(dst, h.model)
 	return append(dst, `,"choices":[`...)
 }
 
@@ -219,17 +213,17 @@ func (c *call) openaiChatWhole(d *Directive, rp *reply, h *openaiHead) error {
 				b = append(b, ',')
 			}
 			b = append(b, `{"id":`...)
-			b = appendString(b, tc.id)
+			b = openai.AppendString(b, tc.id)
 			b = append(b, `,"type":"function","function":{"name":`...)
-			b = appendString(b, tc.name)
+			b = openai.AppendString(b, tc.name)
 			b = append(b, `,"arguments":`...)
-			b = appendString(b, tc.args)
+			b = openai.AppendString(b, tc.args)
 			b = append(b, "}}"...)
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `},"logprobs":null,"finish_reason":`...)
-	b = appendString(b, rp.finish)
+	b = openai.AppendString(b, rp.finish)
 	b = append(b, `}],"usage":`...)
 	b = appendUsage(b, rp.promptTokens, rp.completionTokens)
 	b = append(b, "}\n"...)
@@ -301,9 +295,9 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 		b = append(b[:hl], `{"index":0,"delta":{"tool_calls":[{"index":`...)
 		b = appendInt(b, int64(i))
 		b = append(b, `,"id":`...)
-		b = appendString(b, tc.id)
+		b = openai.AppendString(b, tc.id)
 		b = append(b, `,"type":"function","function":{"name":`...)
-		b = appendString(b, tc.name)
+		b = openai.AppendString(b, tc.name)
 		b = append(b, `,"arguments":""}}]}`...)
 		b = append(b, chunkTail...)
 		if err := sw.send(b); err != nil {
@@ -316,7 +310,7 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 			b = append(b[:hl], `{"index":0,"delta":{"tool_calls":[{"index":`...)
 			b = appendInt(b, int64(i))
 			b = append(b, `,"function":{"arguments":`...)
-			b = appendString(b, frag)
+			b = openai.AppendString(b, frag)
 			b = append(b, "}}]}"...)
 			b = append(b, chunkTail...)
 			if err := sw.send(b); err != nil {
@@ -328,7 +322,7 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 		return err
 	}
 	b = append(b[:hl], `{"index":0,"delta":{},"logprobs":null,"finish_reason":`...)
-	b = appendString(b, rp.finish)
+	b = openai.AppendString(b, rp.finish)
 	b = append(b, "}],\"usage\":null}\n\n"...)
 	if err := sw.send(b); err != nil {
 		return err
@@ -390,7 +384,7 @@ func (c *call) openaiCompletion() error {
 	b = append(b, `{"text":`...)
 	b = rp.appendText(b)
 	b = append(b, `,"index":0,"logprobs":null,"finish_reason":`...)
-	b = appendString(b, rp.finish)
+	b = openai.AppendString(b, rp.finish)
 	b = append(b, `}],"usage":`...)
 	b = appendUsage(b, rp.promptTokens, rp.completionTokens)
 	b = append(b, "}\n"...)
@@ -430,7 +424,7 @@ func (c *call) openaiCompletionStream(d *Directive, rp *reply, h *openaiHead, in
 		return err
 	}
 	b = append(b[:hl], `{"text":"","index":0,"logprobs":null,"finish_reason":`...)
-	b = appendString(b, rp.finish)
+	b = openai.AppendString(b, rp.finish)
 	b = append(b, "}],\"usage\":null}\n\n"...)
 	if err := sw.send(b); err != nil {
 		return err
@@ -602,7 +596,7 @@ func (c *call) openaiEmbeddings() error {
 		b = append(b, '}')
 	}
 	b = append(b, `],"model":`...)
-	b = appendString(b, req.Model)
+	b = openai.AppendString(b, req.Model)
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = appendInt(b, int64(prompt))
 	b = append(b, `,"total_tokens":`...)
@@ -663,7 +657,7 @@ func embedVector(vec []float32, in promptInput) {
 
 func appendModel(dst []byte, id string) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendString(dst, id)
+	dst = openai.AppendString(dst, id)
 	return append(dst, `,"object":"model","created":0,"owned_by":"mockllm"}`...)
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"aigateway/internal/openai"
 )
 
 // Directive scripts one response. It is the JSON object of the X-Mock
@@ -323,7 +325,7 @@ func (rp *reply) appendPiece(dst []byte, i int) []byte {
 		dst = strconv.AppendInt(dst, int64(i), 10)
 		return append(dst, ` "`...)
 	}
-	return appendString(dst, rp.pieces[i])
+	return openai.AppendString(dst, rp.pieces[i])
 }
 
 // appendText appends the whole content as a JSON string, or null.
@@ -340,7 +342,7 @@ func (rp *reply) appendText(dst []byte) []byte {
 		}
 		return append(dst, '"')
 	default:
-		return appendString(dst, rp.text)
+		return openai.AppendString(dst, rp.text)
 	}
 }
 

@@ -3,7 +3,6 @@
 package openai
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 )
@@ -32,9 +31,9 @@ type Error struct {
 // Param and Code become null when empty without pointer fields.
 func (e *Error) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendString(dst, e.Message)
+	dst = AppendString(dst, e.Message)
 	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, e.Type)
+	dst = AppendString(dst, e.Type)
 	dst = append(dst, `,"param":`...)
 	dst = appendNullable(dst, e.Param)
 	dst = append(dst, `,"code":`...)
@@ -57,13 +56,5 @@ func appendNullable(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return appendString(dst, s)
-}
-
-func appendString(dst []byte, s string) []byte {
-	b, err := json.Marshal(s)
-	if err != nil { // cannot happen for a string; keep the output valid anyway
-		return append(dst, `""`...)
-	}
-	return append(dst, b...)
+	return AppendString(dst, s)
 }

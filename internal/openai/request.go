@@ -125,7 +125,7 @@ func Patch(body []byte, f *Fields, modelJSON []byte, temperature *float64, maxTo
 }
 
 // QuoteString returns s as a JSON string.
-func QuoteString(s string) []byte { return appendString(nil, s) }
+func QuoteString(s string) []byte { return AppendString(nil, s) }
 
 // emptyArray reports whether raw, a JSON array, has no elements. It looks
 // only at the start so that a large messages array is not scanned again.

@@ -75,7 +75,7 @@ func TestPatch(t *testing.T) {
 func TestErrorJSON(t *testing.T) {
 	e := &Error{Message: "bad \"x\"\n<tag>", Type: TypeInvalidRequest}
 	got := string(e.AppendJSON(nil))
-	want := `{"error":{"message":"bad \"x\"\n\u003ctag\u003e","type":"invalid_request_error","param":null,"code":null}}`
+	want := `{"error":{"message":"bad \"x\"\n<tag>","type":"invalid_request_error","param":null,"code":null}}`
 	if got != want {
 		t.Errorf("AppendJSON = %s\nwant %s", got, want)
 	}

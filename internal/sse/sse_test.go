@@ -582,7 +582,7 @@ func TestDone(t *testing.T) {
 	}
 }
 
-// streamFiles are the example streams copied from /work/shared (protocols/*.sse and
+// streamFiles are the example streams copied from the shared reference material (protocols/*.sse and
 // clients/stub-replies/*.sse), with their number of events and of [DONE] events.
 var streamFiles = map[string]struct{ events, done int }{
 	"protocols/anthropic-stream-error.sse":                       {4, 0},

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"aigateway/internal/openai"
 )
 
 // placeholder is one of the values a template can refer to. Zero is "none".
@@ -220,7 +222,7 @@ func (p *parser) object(at string) (*node, error) {
 			return nil, err
 		}
 		n.keys = append(n.keys, key)
-		n.ekey = append(n.ekey, append(appendString(nil, key), ':'))
+		n.ekey = append(n.ekey, append(openai.AppendString(nil, key), ':'))
 		n.kids = append(n.kids, kid)
 	}
 	if _, err := p.dec.Token(); err != nil { // the closing '}'
@@ -277,7 +279,7 @@ func (p *parser) str(s, at string) (*node, error) {
 	}
 	switch {
 	case len(segs) == 0:
-		return &node{kind: kindLiteral, raw: appendString(nil, s)}, nil
+		return &node{kind: kindLiteral, raw: openai.AppendString(nil, s)}, nil
 	case len(segs) == 1 && rest == "" && segs[0].ph != phNone:
 		return &node{kind: kindValue, ph: segs[0].ph}, nil
 	}

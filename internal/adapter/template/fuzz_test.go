@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"aigateway/internal/openai"
 )
 
 // FuzzRender checks that rendering never panics and always yields valid
@@ -44,8 +46,8 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 		var back string
-		if err := json.Unmarshal(appendString(nil, text), &back); err != nil {
-			t.Fatalf("appendString(%q): %v", text, err)
+		if err := json.Unmarshal(openai.AppendString(nil, text), &back); err != nil {
+			t.Fatalf("openai.AppendString(%q): %v", text, err)
 		}
 		if utf8.ValidString(text) && back != text {
 			t.Fatalf("round trip %q -> %q", text, back)

@@ -2,7 +2,8 @@ package template
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"aigateway/internal/openai"
 )
 
 // values are what the placeholders of one request stand for. A nil pointer,
@@ -36,9 +37,9 @@ func (v *values) present(ph placeholder) bool {
 func (v *values) appendJSON(dst []byte, ph placeholder) []byte {
 	switch ph {
 	case phModel:
-		return appendString(dst, v.model)
+		return openai.AppendString(dst, v.model)
 	case phPrompt:
-		return appendString(dst, v.prompt)
+		return openai.AppendString(dst, v.prompt)
 	case phMessages:
 		return append(dst, v.messages...)
 	case phMaxTokens:
@@ -51,11 +52,11 @@ func (v *values) appendJSON(dst []byte, ph placeholder) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, s)
+			dst = openai.AppendString(dst, s)
 		}
 		return append(dst, ']')
 	case phUser:
-		return appendString(dst, v.user)
+		return openai.AppendString(dst, v.user)
 	}
 	return append(dst, "null"...)
 }
@@ -90,9 +91,9 @@ func render(dst []byte, n *node, v *values) []byte {
 		dst = append(dst, '"')
 		for _, seg := range n.text {
 			if seg.ph == phNone {
-				dst = appendEscaped(dst, seg.lit)
+				dst = openai.AppendEscaped(dst, seg.lit)
 			} else {
-				dst = appendEscaped(dst, v.text(seg.ph))
+				dst = openai.AppendEscaped(dst, v.text(seg.ph))
 			}
 		}
 		return append(dst, '"')
@@ -125,63 +126,4 @@ func render(dst []byte, n *node, v *values) []byte {
 		dst = render(dst, kid, v)
 	}
 	return append(dst, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Unlike encoding/json it leaves
-// <, > and & alone (the body is not HTML); invalid UTF-8 becomes U+FFFD so
-// the output is always valid JSON.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
-
-// appendEscaped appends s escaped for the inside of a JSON string.
-func appendEscaped(dst []byte, s string) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		// U+2028 and U+2029 are valid JSON but end lines in JavaScript.
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
 }

@@ -156,12 +156,12 @@ func (c conversation) json() []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"role":`...)
-		b = appendString(b, t.role)
+		b = openai.AppendString(b, t.role)
 		b = append(b, `,"content":`...)
-		b = appendString(b, t.text)
+		b = openai.AppendString(b, t.text)
 		if t.name != "" {
 			b = append(b, `,"name":`...)
-			b = appendString(b, t.name)
+			b = openai.AppendString(b, t.name)
 		}
 		b = append(b, '}')
 	}

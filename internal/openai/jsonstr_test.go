@@ -1,4 +1,4 @@
-package mockllm
+package openai
 
 import (
 	"encoding/json"
@@ -12,9 +12,9 @@ var appendStringSeeds = []string{
 
 func checkAppendString(t *testing.T, s string) {
 	t.Helper()
-	got := appendString(nil, s)
+	got := AppendString(nil, s)
 	if !json.Valid(got) {
-		t.Fatalf("appendString(%q) = %s: invalid JSON", s, got)
+		t.Fatalf("AppendString(%q) = %s: invalid JSON", s, got)
 	}
 	want, _ := json.Marshal(s)
 	var a, b string
@@ -25,7 +25,7 @@ func checkAppendString(t *testing.T, s string) {
 		t.Fatal(err)
 	}
 	if a != b {
-		t.Errorf("appendString(%q) decodes to %q, encoding/json to %q", s, a, b)
+		t.Errorf("AppendString(%q) decodes to %q, encoding/json to %q", s, a, b)
 	}
 }
 
