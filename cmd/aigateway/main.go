@@ -14,12 +14,15 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"aigateway/internal/api"
+	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/registry"
+	"aigateway/internal/reload"
 	"aigateway/internal/router"
 )
 
@@ -137,12 +140,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	transport := registry.NewTransport()
 	defer transport.CloseIdleConnections()
-	reg, err := registry.Build(file, registry.Deps{Transport: transport, Logger: log})
+	breakers := breaker.NewSet(breaker.Settings{})
+	deps := registry.Deps{Transport: transport, Logger: log, Breakers: breakers}
+	reg, err := registry.Build(file, deps)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.config, err)
 	}
+	rt := router.New(reg)
 	srv := &http.Server{
-		Handler:           api.New(api.Options{Router: router.New(reg), Logger: log, MaxBodyBytes: s.maxBody}),
+		Handler:           api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -151,14 +157,50 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	available := 0
-	for _, m := range reg.All() {
-		if m.Enabled && m.Unavailable == "" {
-			available++
-		}
-	}
 	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
-		"models", len(reg.All()), "available", available)
+		"models", len(file.Models), "available", countAvailable(reg))
+
+	// Reload on SIGHUP and when the file changes. Registries replaced by a
+	// reload stay open: requests in flight finish on their adapters.
+	var retired []*registry.Registry
+	var retiredMu sync.Mutex
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	watcher, err := reload.New(reload.Options{
+		Path:    s.config,
+		Logger:  log,
+		Signals: hup,
+		Reload: func(context.Context) error {
+			f, err := config.Load(s.config)
+			if err != nil {
+				return err
+			}
+			d := deps
+			d.Previous = rt.Registry()
+			next, err := registry.Build(f, d)
+			if err != nil {
+				return fmt.Errorf("%s: %w", s.config, err)
+			}
+			old := rt.Swap(next)
+			retiredMu.Lock()
+			retired = append(retired, old)
+			retiredMu.Unlock()
+			log.Info("serving the reloaded config", "models", len(f.Models), "available", countAvailable(next))
+			return nil
+		},
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watcher.Run(watchCtx) //nolint:errcheck // returns nil on cancellation
+	}()
+	defer func() { stopWatching(); <-watched }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -175,6 +217,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		srv.Close()
 	}
 	<-served
+	stopWatching()
+	<-watched
+	retiredMu.Lock()
+	for _, r := range append(retired, rt.Registry()) {
+		if err := r.Close(); err != nil { // stops local programs still running
+			log.Warn("closing adapters", "error", err)
+		}
+	}
+	retiredMu.Unlock()
 	log.Info("stopped")
 	return nil
+}
+
+// countAvailable counts the deployments that can serve.
+func countAvailable(reg *registry.Registry) int {
+	n := 0
+	reg.Entries(func(_ string, d *registry.Deployment) {
+		if d.Adapter != nil {
+			n++
+		}
+	})
+	return n
 }

@@ -16,9 +16,14 @@ type record struct {
 	id       string
 	model    string
 	upstream string
-	stream   bool
-	bytesIn  int
-	usage    adapter.Usage
+	// attempts counts upstream attempts; answeredBy and deployment name the
+	// model (a fallback, maybe) and entry of the last one.
+	attempts   int
+	answeredBy string
+	deployment string
+	stream     bool
+	bytesIn    int
+	usage      adapter.Usage
 	// status overrides the written status in the log: 499 when the client
 	// went away first.
 	status int
@@ -89,8 +94,14 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 	if rec.model != "" {
 		attrs = append(attrs, slog.String("model", rec.model))
 	}
-	if rec.upstream != "" {
-		attrs = append(attrs, slog.String("upstream", rec.upstream))
+	if rec.attempts > 0 {
+		if rec.answeredBy != rec.model {
+			attrs = append(attrs, slog.String("answered_by", rec.answeredBy))
+		}
+		attrs = append(attrs, slog.String("deployment", rec.deployment), slog.String("upstream", rec.upstream))
+		if rec.attempts > 1 {
+			attrs = append(attrs, slog.Int("attempts", rec.attempts))
+		}
 	}
 	if rec.stream {
 		attrs = append(attrs, slog.Bool("stream", true))

@@ -111,7 +111,7 @@ func TestErrorResponses(t *testing.T) {
 // A timed-out upstream request is canceled, not left running.
 func TestTimeoutCancelsUpstream(t *testing.T) {
 	g := startGateway(t, gatewayOptions{
-		extraModels: `{"id": "slow", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "timeout": 0.2}`,
+		extraModels: `{"id": "slow", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "timeout": 0.2, "retries": 0}`,
 	})
 	status, _, _ := g.post(t, "/v1/chat/completions", `{"model":"slow","messages":[{"role":"user","content":"hi"}],"mock":{"hang":true}}`)
 	if status != http.StatusGatewayTimeout {

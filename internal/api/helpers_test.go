@@ -11,12 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"go.uber.org/goleak"
 
 	"aigateway/internal/api"
+	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/mockllm"
 	"aigateway/internal/registry"
@@ -52,6 +54,11 @@ type gateway struct {
 	URL  string
 	mock *mockllm.Server
 	logs *syncBuffer
+	// extra are the additional mocks of gatewayOptions.extraMocks;
+	// extraServers serve them (tests close one to kill a deployment).
+	extra        []*mockllm.Server
+	extraServers []*httptest.Server
+	breakers     *breaker.Set
 }
 
 type gatewayOptions struct {
@@ -60,6 +67,11 @@ type gatewayOptions struct {
 	chatDefaults string // extra fields of the "chat" entry, e.g. `"temperature": 0.5,`
 	maxBody      int64
 	env          map[string]string
+	// extraMocks starts more mock upstreams; MOCK1, MOCK2, ... in
+	// extraModels name them (MOCK alone is the first mock).
+	extraMocks []mockllm.Options
+	// now is the breakers' clock; nil means time.Now.
+	now func() time.Time
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -72,9 +84,22 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	upstream := httptest.NewServer(mock)
 	t.Cleanup(upstream.Close)
 
+	g := &gateway{mock: mock}
+	models := o.extraModels
+	for i := len(o.extraMocks); i >= 1; i-- { // MOCK10 before MOCK1
+		mo := o.extraMocks[i-1]
+		mo.Record = true
+		mo.APIKey = upstreamKey
+		m := mockllm.New(mo)
+		srv := httptest.NewServer(m)
+		t.Cleanup(srv.Close)
+		g.extra = append([]*mockllm.Server{m}, g.extra...)
+		g.extraServers = append([]*httptest.Server{srv}, g.extraServers...)
+		models = strings.ReplaceAll(models, fmt.Sprintf("MOCK%d", i), srv.URL)
+	}
 	extra := ""
-	if o.extraModels != "" {
-		extra = "," + strings.ReplaceAll(o.extraModels, "MOCK", upstream.URL)
+	if models != "" {
+		extra = "," + strings.ReplaceAll(models, "MOCK", upstream.URL)
 	}
 	cfg := fmt.Sprintf(`{"models": [
 		{"id": "chat", "adapter": "openai_compat", "base_url": %q, "api_key": %q, "model": "mock-model", %s "timeout": 5}%s
@@ -87,17 +112,20 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	transport := registry.NewTransport()
 	t.Cleanup(transport.CloseIdleConnections)
+	g.breakers = breaker.NewSet(breaker.Settings{Now: o.now})
 	reg, err := registry.Build(file, registry.Deps{
 		Transport: transport,
 		Logger:    logger,
+		Breakers:  g.breakers,
 		LookupEnv: func(k string) (string, bool) { v, ok := o.env[k]; return v, ok },
 	})
 	if err != nil {
 		t.Fatalf("registry: %v", err)
 	}
-	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody}))
+	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody,
+		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
 	t.Cleanup(srv.Close)
-	g := &gateway{URL: srv.URL, mock: mock, logs: logs}
+	g.URL, g.logs = srv.URL, logs
 	t.Cleanup(func() {
 		if strings.Contains(logs.String(), upstreamKey) {
 			t.Errorf("the upstream key appears in the gateway log:\n%s", logs.String())

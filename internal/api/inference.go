@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"time"
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/bodyio"
 	"aigateway/internal/openai"
+	"aigateway/internal/router"
 	"aigateway/internal/sse"
 )
 
@@ -47,23 +52,152 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 		openai.WriteError(w, http.StatusBadRequest, e)
 		return
 	}
-	m, err := s.router.Resolve(f.Model)
+	plan, err := s.router.Plan(f.Model)
 	if err != nil {
 		s.fail(w, r, rec, err)
 		return
 	}
-	rec.upstream = m.Upstream
-	resp, err := m.Adapter.Send(r.Context(), &adapter.Request{Op: op, Body: body, Fields: f, RequestID: rec.id})
-	if err != nil {
-		s.fail(w, r, rec, err)
+	req := &adapter.Request{Op: op, Body: body, Fields: f, RequestID: rec.id}
+	s.attempt(w, r, rec, plan, req)
+}
+
+// attempt tries the plan's deployments until one answers. Retries and
+// fallbacks happen only before the first byte reaches the client: a stream
+// is held back until the upstream produced its first chunk, so an upstream
+// that fails at once is still retried.
+func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
+	var lastErr error
+	for {
+		m, d, ok := plan.Next()
+		if !ok {
+			break
+		}
+		if rec.attempts > 0 && !s.backoff(r.Context(), rec.attempts, lastErr) {
+			rec.status, rec.err = statusClientClosed, r.Context().Err()
+			return
+		}
+		rec.attempts++
+		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
+		resp, err := d.Adapter.Send(r.Context(), req)
+		var first []byte
+		if err == nil && resp.Stream != nil {
+			first, err = resp.Stream.Next()
+			if err != nil && err != io.EOF {
+				resp.Stream.Close()
+			} else {
+				err = nil
+			}
+		}
+		if r.Context().Err() != nil { // the client left: not the upstream's fault
+			d.Breaker.Release()
+			rec.status, rec.err = statusClientClosed, r.Context().Err()
+			if resp != nil && resp.Stream != nil && err == nil {
+				resp.Stream.Close()
+			}
+			return
+		}
+		if err != nil && retryable(err) {
+			d.Breaker.Failure()
+			lastErr = err
+			s.log.Warn("upstream attempt failed", "request_id", rec.id, "model", m.ID, "deployment", d.Label, "attempt", rec.attempts, "error", err)
+			continue
+		}
+		d.Breaker.Success() // it answered, even if with a client error
+		s.routeHeaders(w, rec)
+		if err != nil {
+			s.fail(w, r, rec, err)
+			return
+		}
+		if resp.Stream != nil {
+			s.relay(w, r, rec, resp.Stream, first)
+			return
+		}
+		rec.usage = resp.Usage
+		writeJSON(w, http.StatusOK, resp.Body)
 		return
 	}
-	if resp.Stream != nil {
-		s.relay(w, r, rec, resp.Stream)
+	if lastErr == nil {
+		lastErr = adapter.Errorf(http.StatusServiceUnavailable, openai.TypeUnavailable, "no_deployment_available",
+			"The model %q has no deployment available right now (all are failing and taken out of rotation); try again shortly", req.Fields.Model)
+	}
+	s.routeHeaders(w, rec)
+	s.fail(w, r, rec, lastErr)
+}
+
+// retryable reports whether another attempt may succeed: connection errors,
+// timeouts before the first byte, 429 and 5xx (and Anthropic's 529), never
+// another 4xx.
+func retryable(err error) bool {
+	var ae *adapter.Error
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Status {
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout, 529:
+		return true
+	}
+	return false
+}
+
+// backoff waits before attempt n+1: exponential with full jitter, or the
+// upstream's Retry-After when longer, up to MaxRetryWait. It returns false
+// when the client left while waiting.
+func (s *Server) backoff(ctx context.Context, n int, lastErr error) bool {
+	wait := s.retry.Base << (n - 1)
+	if wait > s.retry.Max || wait <= 0 {
+		wait = s.retry.Max
+	}
+	wait = time.Duration(rand.Int64N(int64(wait) + 1))
+	var ae *adapter.Error
+	if errors.As(lastErr, &ae) {
+		if after := retryAfter(ae.Header); after > wait {
+			wait = min(after, s.retry.MaxRetryAfter)
+		}
+	}
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// retryAfter reads Retry-After-Ms or Retry-After (seconds or an HTTP date).
+func retryAfter(h http.Header) time.Duration {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return time.Until(t)
+	}
+	return 0
+}
+
+// routeHeaders tell the client which model and deployment answered and
+// after how many attempts.
+func (s *Server) routeHeaders(w http.ResponseWriter, rec *record) {
+	if rec.attempts == 0 {
 		return
 	}
-	rec.usage = resp.Usage
-	writeJSON(w, http.StatusOK, resp.Body)
+	h := w.Header()
+	h["X-Aigateway-Model"] = []string{rec.answeredBy}
+	h["X-Aigateway-Deployment"] = []string{rec.deployment}
+	h["X-Aigateway-Attempts"] = []string{strconv.Itoa(rec.attempts)}
 }
 
 // fail answers a request that failed before any byte of the response was
@@ -102,7 +236,7 @@ var (
 // as soon as it arrived, and events that arrived together share one write.
 // It sends [DONE] only when the upstream finished; otherwise the last event
 // is an error the client can see.
-func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream) {
+func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, first []byte) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
@@ -113,8 +247,11 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
 	buf := make([]byte, 0, 1024)
-	for {
-		data, err := st.Next()
+	data, err := first, error(nil)
+	if first == nil { // the upstream finished without a single chunk
+		err = io.EOF
+	}
+	for ; ; data, err = st.Next() {
 		if err == io.EOF {
 			if _, err := w.Write(doneEvent); err != nil {
 				rec.status, rec.err = statusClientClosed, err

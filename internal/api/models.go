@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"aigateway/internal/breaker"
+	"aigateway/internal/registry"
 )
 
 // model serves GET /v1/models/{id}.
@@ -22,29 +25,38 @@ type healthBody struct {
 	Models []healthModel `json:"models"`
 }
 
+// healthModel is one models.json entry: a deployment of a model.
 type healthModel struct {
-	ID      string `json:"id"`
-	Adapter string `json:"adapter"`
-	Status  string `json:"status"` // available, unavailable or disabled
-	Reason  string `json:"reason,omitempty"`
+	ID         string            `json:"id"`
+	Deployment string            `json:"deployment"`
+	Adapter    string            `json:"adapter"`
+	Status     string            `json:"status"` // available, unavailable or disabled
+	Reason     string            `json:"reason,omitempty"`
+	Breaker    *breaker.Snapshot `json:"breaker,omitempty"`
 }
 
-// health serves GET /health: 200 while the gateway runs, with each model's
-// availability. "degraded" means some enabled model cannot serve.
+// health serves GET /health: 200 while the gateway runs, with each
+// deployment's availability and circuit breaker. "degraded" means some
+// enabled deployment cannot serve or is taken out of rotation.
 func (s *Server) health(w http.ResponseWriter) {
-	all := s.router.Registry().All()
-	b := healthBody{Status: "ok", Models: make([]healthModel, 0, len(all))}
-	for _, m := range all {
-		hm := healthModel{ID: m.ID, Adapter: m.AdapterType, Status: "available"}
+	b := healthBody{Status: "ok", Models: []healthModel{}}
+	s.router.Registry().Entries(func(id string, d *registry.Deployment) {
+		hm := healthModel{ID: id, Deployment: d.Label, Adapter: d.AdapterType, Status: "available"}
 		switch {
-		case !m.Enabled:
+		case !d.Enabled:
 			hm.Status = "disabled"
-		case m.Unavailable != "":
-			hm.Status, hm.Reason = "unavailable", m.Unavailable
+		case d.Unavailable != "":
+			hm.Status, hm.Reason = "unavailable", d.Unavailable
 			b.Status = "degraded"
+		default:
+			snap := d.Breaker.Snapshot()
+			hm.Breaker = &snap
+			if snap.State != breaker.Closed {
+				b.Status = "degraded"
+			}
 		}
 		b.Models = append(b.Models, hm)
-	}
+	})
 	body, err := json.Marshal(b)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)

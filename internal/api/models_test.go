@@ -37,13 +37,14 @@ func TestModelsEndpoints(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &health); err != nil || status != 200 {
 		t.Fatalf("GET /health = %d %s", status, body)
 	}
+	closed := map[string]any{"state": "closed", "consecutive_failures": float64(0), "cool_down_ms": float64(10000)}
 	wantHealth := map[string]any{
 		"status": "degraded",
 		"models": []any{
-			map[string]any{"id": "chat", "adapter": "openai_compat", "status": "available"},
-			map[string]any{"id": "nokey", "adapter": "openai_compat", "status": "unavailable", "reason": "environment variable MISSING_KEY is not set"},
-			map[string]any{"id": "off", "adapter": "openai_compat", "status": "disabled"},
-			map[string]any{"id": "org/model-b", "adapter": "openai_compat", "status": "available"},
+			map[string]any{"id": "chat", "deployment": "models[0]", "adapter": "openai_compat", "status": "available", "breaker": closed},
+			map[string]any{"id": "nokey", "deployment": "models[1]", "adapter": "openai_compat", "status": "unavailable", "reason": "environment variable MISSING_KEY is not set"},
+			map[string]any{"id": "off", "deployment": "models[2]", "adapter": "openai_compat", "status": "disabled"},
+			map[string]any{"id": "org/model-b", "deployment": "models[3]", "adapter": "openai_compat", "status": "available", "breaker": closed},
 		},
 	}
 	if diff := cmp.Diff(wantHealth, health); diff != "" {

@@ -205,7 +205,9 @@ func TestSDKEmbeddings(t *testing.T) {
 
 func TestSDKErrorStatuses(t *testing.T) {
 	g := startGateway(t, gatewayOptions{
-		extraModels: `{"id": "nokey", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "ENV:NOKEY_API_KEY"}`,
+		// One attempt and no breaker in the way: each status must reach the SDK as the upstream sent it.
+		chatDefaults: `"retries": 0, "breaker_failures": 1000,`,
+		extraModels:  `{"id": "nokey", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "ENV:NOKEY_API_KEY"}`,
 	})
 	c := g.client(t)
 	cases := []struct {

@@ -31,6 +31,18 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Retry shapes the wait between attempts; zero fields mean the defaults
+	// of RetryPolicy.
+	Retry RetryPolicy
+}
+
+// RetryPolicy is the wait between two attempts of one request: exponential
+// backoff with full jitter from Base, capped at Max, or the upstream's
+// Retry-After when that is longer, capped at MaxRetryAfter.
+type RetryPolicy struct {
+	Base          time.Duration // default 100ms
+	Max           time.Duration // default 2s
+	MaxRetryAfter time.Duration // default 10s
 }
 
 // Server serves the gateway's HTTP API.
@@ -38,11 +50,21 @@ type Server struct {
 	router  *router.Router
 	log     *slog.Logger
 	maxBody int64
+	retry   RetryPolicy
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes}
+	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry}
+	if s.retry.Base <= 0 {
+		s.retry.Base = 100 * time.Millisecond
+	}
+	if s.retry.Max <= 0 {
+		s.retry.Max = 2 * time.Second
+	}
+	if s.retry.MaxRetryAfter <= 0 {
+		s.retry.MaxRetryAfter = 10 * time.Second
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

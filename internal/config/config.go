@@ -32,6 +32,9 @@ const (
 	ProtocolTemplate  = "template"
 )
 
+// AdapterProcess is the adapter that runs a local program per request.
+const AdapterProcess = "process"
+
 // DefaultTimeout is the upstream request timeout used when an entry does not
 // set "timeout".
 const DefaultTimeout = 60 * time.Second
@@ -60,6 +63,44 @@ type Model struct {
 	Headers     map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key
 	FetchImages bool              // gemini: download http(s) image URLs (Gemini cannot take them)
 	Template    *Template         // protocol template only
+
+	Process *Process // process adapter only
+
+	// Routing. Entries sharing an id form a pool of deployments.
+	Weight    int      // share of traffic within its priority tier; default 1
+	Priority  int      // lower is preferred; default 0
+	Fallbacks []string // pool setting: models tried in order when every deployment failed; nil = none
+	Retries   *int     // pool setting: attempts after the first; nil = DefaultRetries
+	Timeouts  Timeouts
+	Breaker   BreakerSettings
+}
+
+// DefaultRetries is the number of attempts after the first.
+const DefaultRetries = 2
+
+// Timeouts bound one upstream attempt. Zero values mean the defaults
+// documented on each field; the adapters apply them.
+type Timeouts struct {
+	Connect   time.Duration // TCP and TLS connect; default 10s
+	FirstByte time.Duration // until the response headers; default Timeout
+	Idle      time.Duration // between two reads of the response; default Timeout
+	Total     time.Duration // the whole attempt, stream included; default none
+}
+
+// BreakerSettings configure a deployment's circuit breaker; zero values
+// mean the breaker's defaults.
+type BreakerSettings struct {
+	Failures int           // consecutive failures that open it
+	CoolDown time.Duration // first open period
+}
+
+// PoolKey identifies a deployment across reloads: entries with the same
+// content are the same deployment, so its breaker state survives a reload.
+func (m *Model) PoolKey() string {
+	c := *m
+	c.Index = 0             // moving an entry in the file does not make it another deployment
+	b, _ := json.Marshal(c) // a plain struct: cannot fail
+	return string(b)
 }
 
 // Load reads and parses the models file at path. Messages name the file by
@@ -99,14 +140,22 @@ func Parse(name string, data []byte) (*File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", name, label, err)
 		}
-		if j, dup := seen[m.ID]; dup {
-			// Pools of deployments behind one id are a later feature; until
-			// then a second entry would silently shadow the first.
-			return nil, fmt.Errorf("%s: %s: id: duplicate of models[%d]", name, label, j)
-		}
-		seen[m.ID] = i
 		m.Index = i
+		if j, dup := seen[m.ID]; dup {
+			// A second entry with the same id is another deployment of the
+			// same model; pool settings must then agree.
+			if err := samePoolSettings(&f.Models[j], &m); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", name, label, err)
+			}
+		} else {
+			seen[m.ID] = len(f.Models)
+		}
 		f.Models = append(f.Models, m)
+	}
+	for i := range f.Models {
+		if err := checkFallbacks(&f.Models[i], seen); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", name, f.Models[i].Label(), err)
+		}
 	}
 	return f, nil
 }

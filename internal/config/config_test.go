@@ -48,17 +48,35 @@ var badFiles = map[string]string{
 	"id-number.bad.json":           ": models[0]: id: must be a string, got number",
 
 	// id
-	"id-missing.bad.json":   ": models[1]: id: required",
-	"id-empty.bad.json":     ": models[0]: id: must not be empty",
-	"id-space.bad.json":     `: models[0] (id "gpt 4o"): id: must not contain whitespace or control characters (found U+0020)`,
-	"id-tab.bad.json":       `: models[0] (id "gpt\t4o"): id: must not contain whitespace or control characters (found U+0009)`,
-	"id-long.bad.json":      `: models[0] (id "` + strings.Repeat("a", 64) + `..."): id: must be at most 256 bytes, got 257`,
-	"id-duplicate.bad.json": `: models[2] (id "x"): id: duplicate of models[0]`,
+	"id-missing.bad.json": ": models[1]: id: required",
+	"id-empty.bad.json":   ": models[0]: id: must not be empty",
+	"id-space.bad.json":   `: models[0] (id "gpt 4o"): id: must not contain whitespace or control characters (found U+0020)`,
+	"id-tab.bad.json":     `: models[0] (id "gpt\t4o"): id: must not contain whitespace or control characters (found U+0009)`,
+	"id-long.bad.json":    `: models[0] (id "` + strings.Repeat("a", 64) + `..."): id: must be at most 256 bytes, got 257`,
 
 	// adapter
 	"adapter-missing.bad.json": `: models[0] (id "x"): adapter: required`,
-	"adapter-unknown.bad.json": `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: anthropic, custom_http, gemini, openai_compat)`,
-	"adapter-process.bad.json": `: models[0] (id "x"): adapter: "process" is not supported by this version (supported: anthropic, custom_http, gemini, openai_compat)`,
+	"adapter-unknown.bad.json": `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: anthropic, custom_http, gemini, openai_compat, process)`,
+
+	// pools, fallbacks, retries, timeouts
+	"pool-fallbacks-differ.bad.json": `: models[2] (id "x"): fallbacks: differs from models[0], the first entry of the pool "x" (pool settings are shared; set them once)`,
+	"pool-retries-differ.bad.json":   `: models[1] (id "x"): retries: differs from models[0], the first entry of the pool "x" (pool settings are shared; set them once)`,
+	"fallback-unknown.bad.json":      `: models[0] (id "x"): fallbacks[0]: no model has the id "nope"`,
+	"fallback-self.bad.json":         `: models[0] (id "x"): fallbacks[0]: "x" is the model itself`,
+	"weight-zero.bad.json":           `: models[0] (id "x"): weight: must be at least 1, got 0`,
+	"priority-negative.bad.json":     `: models[0] (id "x"): priority: must be 0 or more (lower is preferred), got -1`,
+	"retries-range.bad.json":         `: models[0] (id "x"): retries: must be between 0 and 10, got 11`,
+	"idle-timeout-zero.bad.json":     `: models[0] (id "x"): idle_timeout: must be greater than 0 and at most 86400 seconds, got 0`,
+
+	// process
+	"process-command-missing.bad.json": `: models[0] (id "x"): command: required, the program and its arguments, e.g. ["llama-cli", "-p", "{prompt}"]`,
+	"process-command-empty.bad.json":   `: models[0] (id "x"): command[0]: the program must not be empty`,
+	"process-base-url.bad.json":        `: models[0] (id "x"): base_url: not used by the process adapter`,
+	"process-api-key.bad.json":         `: models[0] (id "x"): api_key: not used by the process adapter (pass secrets in "env")`,
+	"process-field-on-openai.bad.json": `: models[0] (id "x"): workdir: only for the process adapter`,
+	"process-concurrency.bad.json":     `: models[0] (id "x"): max_concurrency: must be at least 1, got 0`,
+	"process-queue-timeout.bad.json":   `: models[0] (id "x"): queue_timeout: must be greater than 0 and at most 86400 seconds, got 0`,
+	"process-env-name.bad.json":        `: models[0] (id "x"): env: "1BAD" is not a valid variable name`,
 
 	// custom_http: protocol, headers, fetch_images, template
 	"protocol-missing.bad.json":          `: models[0] (id "x"): protocol: required for custom_http (one of anthropic, gemini, template)`,
@@ -172,18 +190,18 @@ func TestLoadGood(t *testing.T) {
 		{
 			// Only required fields: every default applies.
 			Index: 0, ID: "minimal", Adapter: AdapterOpenAICompat,
-			BaseURL: "https://api.example.com/v1", Enabled: true, Model: "minimal",
+			BaseURL: "https://api.example.com/v1", Enabled: true, Weight: 1, Model: "minimal",
 			Timeout: DefaultTimeout,
 		},
 		{
 			Index: 1, ID: "meta-llama/Llama-3.1-8B", Adapter: AdapterOpenAICompat,
-			BaseURL: "http://127.0.0.1:8000/v1", APIKeyEnv: "VLLM_API_KEY", Enabled: false,
+			BaseURL: "http://127.0.0.1:8000/v1", APIKeyEnv: "VLLM_API_KEY", Enabled: false, Weight: 1,
 			Model: "meta-llama/Llama-3.1-8B-Instruct", Temperature: ptr(0.0), MaxTokens: ptr(1),
 			Timeout: 250 * time.Millisecond,
 		},
 		{
 			Index: 2, ID: "literal:key@v1.0", Adapter: AdapterOpenAICompat,
-			BaseURL: "HTTPS://API.Example.com:8443/openai/v1", APIKey: "sk-literal-123", Enabled: true,
+			BaseURL: "HTTPS://API.Example.com:8443/openai/v1", APIKey: "sk-literal-123", Enabled: true, Weight: 1,
 			Model: "literal:key@v1.0", Temperature: ptr(2.0), MaxTokens: ptr(4096),
 			Timeout: 24 * time.Hour,
 		},
@@ -204,14 +222,14 @@ func TestLoadCustomHTTP(t *testing.T) {
 	}
 	want := []Model{
 		{Index: 0, ID: "claude", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
-			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout,
+			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Weight: 1, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout,
 			Headers: map[string]string{"anthropic-beta": "x-1", "X-Team": "ENV:TEAM"}},
 		{Index: 1, ID: "claude-short", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
-			APIKey: "k", Enabled: true, Model: "claude-short", Timeout: DefaultTimeout},
+			APIKey: "k", Enabled: true, Weight: 1, Model: "claude-short", Timeout: DefaultTimeout},
 		{Index: 2, ID: "gemini", Adapter: AdapterCustomHTTP, Protocol: ProtocolGemini, BaseURL: "https://generativelanguage.googleapis.com",
-			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, FetchImages: true},
+			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Weight: 1, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, FetchImages: true},
 		{Index: 3, ID: "tpl", Adapter: AdapterCustomHTTP, Protocol: ProtocolTemplate, BaseURL: "https://llm.example.com/api",
-			APIKey: "k2", Enabled: true, Model: "tpl", Timeout: DefaultTimeout,
+			APIKey: "k2", Enabled: true, Weight: 1, Model: "tpl", Timeout: DefaultTimeout,
 			Headers: map[string]string{"Authorization": "Token {api_key}"},
 			Template: &Template{Path: "/v2/generate", Body: json.RawMessage(`{"input": "{{prompt}}"}`),
 				Response: TemplateResponse{Text: "output.text", PromptTokens: "usage.in"},
@@ -234,6 +252,54 @@ func TestLoadCustomHTTP(t *testing.T) {
 	delete(env, "TEAM")
 	if _, reason, ok = got.Models[0].ResolveHeaders(lookup, "key"); ok || reason != "environment variable TEAM (header X-Team) is not set" {
 		t.Errorf("unset header variable: %q, %v", reason, ok)
+	}
+}
+
+func TestLoadProcess(t *testing.T) {
+	path := filepath.Join("testdata", "process.good.json")
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Model{{Index: 0, ID: "local-llama", Adapter: AdapterProcess, Enabled: true, Weight: 1, Model: "local-llama", Timeout: 120 * time.Second,
+		Process: &Process{Command: []string{"llama-cli", "-m", "/models/m.gguf", "-p", "{prompt}", "-n", "{max_tokens}"},
+			Workdir: "/srv", Env: map[string]string{"OMP_NUM_THREADS": "4", "HF_TOKEN": "ENV:HF_TOKEN"}, PromptFormat: "chatml",
+			MaxConcurrency: 2, QueueSize: -1, QueueTimeout: 2500 * time.Millisecond, MaxOutputBytes: 4096}}}
+	if diff := cmp.Diff(want, got.Models); diff != "" {
+		t.Errorf("Load(%q) mismatch (-want +got):\n%s", path, diff)
+	}
+	env, secrets, reason, ok := got.Models[0].Process.ResolveEnv(func(k string) (string, bool) { return "hf-secret", k == "HF_TOKEN" })
+	slices.Sort(env)
+	if !ok || !slices.Equal(env, []string{"HF_TOKEN=hf-secret", "OMP_NUM_THREADS=4"}) || !slices.Equal(secrets, []string{"hf-secret"}) {
+		t.Errorf("ResolveEnv = %v, %v, %q, %v", env, secrets, reason, ok)
+	}
+	if _, _, reason, ok = got.Models[0].Process.ResolveEnv(func(string) (string, bool) { return "", false }); ok || reason != "environment variable HF_TOKEN (env HF_TOKEN) is not set" {
+		t.Errorf("unset variable: %q, %v", reason, ok)
+	}
+}
+
+func TestLoadPool(t *testing.T) {
+	got, err := Load(filepath.Join("testdata", "pool.good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := got.Models[0], got.Models[1]
+	if a.Weight != 3 || a.Priority != 0 || b.Weight != 1 || b.Priority != 1 {
+		t.Errorf("weights/priorities: %d/%d, %d/%d", a.Weight, a.Priority, b.Weight, b.Priority)
+	}
+	if !slices.Equal(a.Fallbacks, []string{"claude"}) || a.Retries == nil || *a.Retries != 1 || b.Fallbacks != nil || b.Retries != nil {
+		t.Errorf("pool settings: %v %v, %v %v", a.Fallbacks, a.Retries, b.Fallbacks, b.Retries)
+	}
+	want := Timeouts{Connect: 2 * time.Second, FirstByte: 20 * time.Second, Idle: 30 * time.Second, Total: 10 * time.Minute}
+	if a.Timeouts != want || a.Breaker != (BreakerSettings{Failures: 3, CoolDown: 5 * time.Second}) {
+		t.Errorf("timeouts %+v, breaker %+v", a.Timeouts, a.Breaker)
+	}
+	if a.PoolKey() == b.PoolKey() {
+		t.Error("two different deployments share a PoolKey")
+	}
+	again, _ := Load(filepath.Join("testdata", "pool.good.json"))
+	if again.Models[1].PoolKey() != b.PoolKey() {
+		t.Error("PoolKey changes between loads of the same file")
 	}
 }
 

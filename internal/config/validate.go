@@ -39,6 +39,29 @@ type wireModel struct {
 	Headers     *map[string]string `json:"headers"`      // extra upstream headers
 	FetchImages *bool              `json:"fetch_images"` // gemini only
 	Template    *json.RawMessage   `json:"template"`     // protocol template only
+
+	// process adapter
+	Command        *[]string          `json:"command"`
+	Workdir        *string            `json:"workdir"`
+	Env            *map[string]string `json:"env"`
+	PromptFormat   *string            `json:"prompt_format"`
+	PromptTemplate *string            `json:"prompt_template"`
+	MaxConcurrency *int               `json:"max_concurrency"`
+	QueueSize      *int               `json:"queue_size"`
+	QueueTimeout   *float64           `json:"queue_timeout"` // seconds
+	MaxOutputBytes *int               `json:"max_output_bytes"`
+
+	// routing and reliability
+	Weight           *int      `json:"weight"`
+	Priority         *int      `json:"priority"`
+	Fallbacks        *[]string `json:"fallbacks"`
+	Retries          *int      `json:"retries"`
+	ConnectTimeout   *float64  `json:"connect_timeout"`
+	FirstByteTimeout *float64  `json:"first_byte_timeout"`
+	IdleTimeout      *float64  `json:"idle_timeout"`
+	TotalTimeout     *float64  `json:"total_timeout"`
+	BreakerFailures  *int      `json:"breaker_failures"`
+	BreakerCoolDown  *float64  `json:"breaker_cool_down"`
 }
 
 var (
@@ -52,7 +75,7 @@ var (
 var adapters = map[string]bool{
 	AdapterOpenAICompat: true,
 	AdapterCustomHTTP:   true,
-	"process":           false,
+	AdapterProcess:      true,
 	// Short forms of custom_http with a protocol.
 	ProtocolAnthropic: true,
 	ProtocolGemini:    true,
@@ -141,8 +164,14 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, fmt.Errorf("base_url: %w", err)
 		}
 		m.BaseURL = u
-	} else if m.BaseURL = protocols[m.Protocol]; m.BaseURL == "" {
+	} else if m.BaseURL = protocols[m.Protocol]; m.BaseURL == "" && m.Adapter != AdapterProcess {
 		return m, errors.New("base_url: required")
+	}
+	if err := setProcess(&m, &w); err != nil {
+		return m, err
+	}
+	if err := setRouting(&m, &w); err != nil {
+		return m, err
 	}
 	if w.Headers != nil {
 		if err := checkHeaders(*w.Headers); err != nil {

@@ -6,10 +6,13 @@ package registry
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"aigateway/internal/adapter"
@@ -17,6 +20,7 @@ import (
 	"aigateway/internal/adapter/gemini"
 	"aigateway/internal/adapter/openaicompat"
 	"aigateway/internal/adapter/template"
+	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 )
 
@@ -26,8 +30,15 @@ type Deps struct {
 	LookupEnv func(string) (string, bool)
 	// Transport carries upstream HTTP requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
-	// Logger receives one warning per model that cannot serve; nil means slog.Default().
+	// Logger receives one warning per deployment that cannot serve; nil means slog.Default().
 	Logger *slog.Logger
+	// Breakers holds the circuit breakers by deployment, so that their state
+	// survives a reload; nil means a new set.
+	Breakers *breaker.Set
+	// Previous is the registry being replaced by a reload. Its adapters are
+	// reused for deployments that did not change, so that requests in flight,
+	// connection pools and local-program queues carry on undisturbed.
+	Previous *Registry
 }
 
 // constructors builds an adapter for each adapter type. It is the one place
@@ -41,6 +52,12 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 	},
 	config.AdapterCustomHTTP: newCustomHTTP,
 }
+
+// unavailableError is a constructor's way to say "this model cannot serve
+// now, for this reason" rather than "the config is wrong".
+type unavailableError string
+
+func (e unavailableError) Error() string { return string(e) }
 
 // newCustomHTTP builds the adapter for a custom_http protocol.
 func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
@@ -93,17 +110,36 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 	return a, nil
 }
 
-// Model is one configured model as the gateway serves it.
-type Model struct {
-	ID          string
+// Deployment is one models.json entry as the gateway serves it: one way to
+// reach a model. Several deployments with the same id form a pool.
+type Deployment struct {
+	// Label names the entry in logs and headers: models[3].
+	Label       string
 	AdapterType string
 	// Upstream names where requests go, for logs: the base URL without
 	// credentials.
 	Upstream string
 	Enabled  bool
-	// Adapter is nil when the model is disabled or unavailable.
+	// Adapter is nil when the deployment is disabled or unavailable.
 	Adapter adapter.Adapter
-	// Unavailable is why an enabled model cannot serve; empty when it can.
+	// Unavailable is why an enabled deployment cannot serve; empty when it can.
+	Unavailable string
+	Weight      int
+	Priority    int
+	// Breaker takes the deployment out of rotation while it keeps failing.
+	// Its state lives in Deps.Breakers and survives reloads.
+	Breaker *breaker.Breaker
+}
+
+// Model is a model id as clients see it: a pool of deployments plus the
+// pool settings.
+type Model struct {
+	ID string
+	// Deployments are the enabled entries with this id, in config order.
+	Deployments []*Deployment
+	Fallbacks   []string
+	Retries     int
+	// Unavailable says why no deployment can serve; empty when one can.
 	Unavailable string
 	// ObjectJSON is the model's GET /v1/models/{id} body.
 	ObjectJSON []byte
@@ -111,13 +147,16 @@ type Model struct {
 
 // Registry is the immutable set of configured models.
 type Registry struct {
-	byID     map[string]*Model // enabled models only
-	all      []*Model          // config order, disabled ones included
-	listJSON []byte
+	byID        map[string]*Model // models with at least one enabled deployment
+	deployments []*Deployment     // config order, disabled ones included
+	ids         []string          // the id of each entry of deployments
+	byKey       map[string]*Deployment
+	listJSON    []byte
 }
 
-// Build creates the adapters for f. An enabled model that lacks its key is
-// kept as unavailable and logged once; a construction failure is an error.
+// Build creates the adapters for f. An enabled deployment that lacks its
+// key (or program) is kept as unavailable and logged once; a construction
+// failure is an error.
 func Build(f *config.File, d Deps) (*Registry, error) {
 	if d.LookupEnv == nil {
 		d.LookupEnv = lookupEnv
@@ -125,38 +164,65 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	r := &Registry{byID: make(map[string]*Model, len(f.Models))}
+	if d.Breakers == nil {
+		d.Breakers = breaker.NewSet(breaker.Settings{})
+	}
+	r := &Registry{byID: make(map[string]*Model, len(f.Models)), byKey: make(map[string]*Deployment, len(f.Models))}
 	list := modelList{Object: "list", Data: []modelObject{}}
+	var order []*Model
+	keys := make([]string, 0, len(f.Models))
 	for i := range f.Models {
 		cm := &f.Models[i]
-		m := &Model{ID: cm.ID, AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL), Enabled: cm.Enabled}
-		obj := modelObject{ID: cm.ID, Object: "model", Created: 0, OwnedBy: cm.Adapter}
-		var err error
-		if m.ObjectJSON, err = json.Marshal(obj); err != nil {
-			return nil, fmt.Errorf("%s: encoding model object: %w", cm.Label(), err)
-		}
-		r.all = append(r.all, m)
+		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
+			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority}
+		r.deployments = append(r.deployments, dep)
+		r.ids = append(r.ids, cm.ID)
 		if !cm.Enabled {
 			continue
 		}
-		r.byID[cm.ID] = m
-		key, why, ok := cm.ResolveAPIKey(d.LookupEnv)
-		var headers map[string]string
-		if ok {
-			headers, why, ok = cm.ResolveHeaders(d.LookupEnv, key)
+		m := r.byID[cm.ID]
+		if m == nil {
+			m = &Model{ID: cm.ID, Fallbacks: cm.Fallbacks, Retries: config.DefaultRetries}
+			if cm.Retries != nil {
+				m.Retries = *cm.Retries
+			}
+			obj := modelObject{ID: cm.ID, Object: "model", Created: 0, OwnedBy: cm.Adapter}
+			var err error
+			if m.ObjectJSON, err = json.Marshal(obj); err != nil {
+				return nil, fmt.Errorf("%s: encoding model object: %w", cm.Label(), err)
+			}
+			r.byID[cm.ID] = m
+			order = append(order, m)
 		}
-		if !ok {
-			m.Unavailable = why
-			d.Logger.Warn("model unavailable", "model", cm.ID, "reason", why)
+		m.Deployments = append(m.Deployments, dep)
+		key := cm.PoolKey()
+		keys = append(keys, key)
+		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown})
+		if why := r.build(cm, dep, &d); why != nil {
+			var unavailable unavailableError
+			if !errors.As(why, &unavailable) {
+				return nil, fmt.Errorf("%s: %w", cm.Label(), why)
+			}
+			dep.Unavailable = string(unavailable)
+			d.Logger.Warn("model unavailable", "model", cm.ID, "deployment", dep.Label, "reason", dep.Unavailable)
+		}
+	}
+	d.Breakers.Retain(keys)
+	for _, m := range order {
+		var reasons []string
+		for _, dep := range m.Deployments {
+			if dep.Adapter != nil {
+				reasons = nil
+				break
+			}
+			reasons = append(reasons, dep.Unavailable)
+		}
+		if reasons != nil {
+			m.Unavailable = strings.Join(slices.Compact(reasons), "; ")
 			continue
 		}
-		build, found := constructors[cm.Adapter]
-		if !found { // config validation knows the same list; this is a programming error
-			return nil, fmt.Errorf("%s: no constructor for adapter %q", cm.Label(), cm.Adapter)
-		}
-		if m.Adapter, err = build(cm, key, headers, &d); err != nil {
-			return nil, fmt.Errorf("%s: %w", cm.Label(), err)
-		}
+		var obj modelObject
+		json.Unmarshal(m.ObjectJSON, &obj) //nolint:errcheck // encoded above
 		list.Data = append(list.Data, obj)
 	}
 	var err error
@@ -166,17 +232,71 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	return r, nil
 }
 
-// Lookup returns the enabled model with the given id.
+// build resolves the deployment's secrets and constructs its adapter, or
+// reuses the previous registry's adapter when nothing about it changed. An
+// unavailableError means the deployment cannot serve (missing key, variable
+// or program); any other error is a configuration error.
+func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
+	key, why, ok := cm.ResolveAPIKey(d.LookupEnv)
+	var headers map[string]string
+	if ok {
+		headers, why, ok = cm.ResolveHeaders(d.LookupEnv, key)
+	}
+	if !ok {
+		return unavailableError(why)
+	}
+	// The reuse key covers the resolved secrets too: a rotated key in the
+	// environment must reach the upstream after a reload.
+	reuse := cm.PoolKey() + "\x00" + key + "\x00" + fmt.Sprint(headers)
+	r.byKey[reuse] = dep
+	if d.Previous != nil {
+		if old := d.Previous.byKey[reuse]; old != nil && old.Adapter != nil {
+			dep.Adapter = old.Adapter
+			return nil
+		}
+	}
+	construct, found := constructors[cm.Adapter]
+	if !found { // config validation knows the same list; this is a programming error
+		return fmt.Errorf("no constructor for adapter %q", cm.Adapter)
+	}
+	a, err := construct(cm, key, headers, d)
+	if err != nil {
+		return err
+	}
+	dep.Adapter = a
+	return nil
+}
+
+// Lookup returns the model with the given id, if any deployment of it is
+// enabled.
 func (r *Registry) Lookup(id string) (*Model, bool) {
 	m, ok := r.byID[id]
 	return m, ok
 }
 
-// All returns every configured model in config order, disabled ones included.
-// The slice must not be modified.
-func (r *Registry) All() []*Model { return r.all }
+// Close releases adapters that hold resources (running local programs). It
+// is called once, when the gateway stops, after in-flight requests drained.
+// A reload does not close the registry it replaces: requests still running
+// on its adapters finish there.
+func (r *Registry) Close() error {
+	var errs []error
+	for _, dep := range r.deployments {
+		if c, ok := dep.Adapter.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
 
-// ListJSON is the GET /v1/models body: the enabled, available models.
+// Entries calls fn for every configured entry in config order, disabled
+// ones included, with the model id it serves.
+func (r *Registry) Entries(fn func(id string, d *Deployment)) {
+	for i, d := range r.deployments {
+		fn(r.ids[i], d)
+	}
+}
+
+// ListJSON is the GET /v1/models body: the models that can serve.
 func (r *Registry) ListJSON() []byte { return r.listJSON }
 
 type modelList struct {

@@ -1,0 +1,320 @@
+package breaker
+
+import (
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// t0 is the fake clock's starting time.
+var t0 = time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+
+// clock is a fake clock; tests move it with advance.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+// op is one step of a scenario run against a Breaker.
+type op struct {
+	kind string        // "allow", "success", "failure", "release", "wait"
+	d    time.Duration // for "wait"
+	want bool          // for "allow"
+}
+
+func allow(want bool) op      { return op{kind: "allow", want: want} }
+func wait(d time.Duration) op { return op{kind: "wait", d: d} }
+
+var (
+	success = op{kind: "success"}
+	failure = op{kind: "failure"}
+	release = op{kind: "release"}
+)
+
+// failures returns n failures, each after an allowed request.
+func failures(n int) []op {
+	var ops []op
+	for range n {
+		ops = append(ops, allow(true), failure)
+	}
+	return ops
+}
+
+// run applies ops to b and fails t on the first Allow result that differs.
+func run(t *testing.T, b *Breaker, c *clock, ops []op) {
+	t.Helper()
+	for i, o := range ops {
+		switch o.kind {
+		case "allow":
+			if got := b.Allow(); got != o.want {
+				t.Fatalf("step %d: Allow() = %v, want %v (snapshot %+v)", i, got, o.want, b.Snapshot())
+			}
+		case "success":
+			b.Success()
+		case "failure":
+			b.Failure()
+		case "release":
+			b.Release()
+		case "wait":
+			c.t = c.t.Add(o.d)
+		default:
+			t.Fatalf("step %d: unknown op %q", i, o.kind)
+		}
+	}
+}
+
+func cat(parts ...[]op) []op {
+	var all []op
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}
+
+func TestBreaker(t *testing.T) {
+	small := Settings{FailureThreshold: 3, CoolDown: time.Second, MaxCoolDown: 5 * time.Second}
+	tests := []struct {
+		name     string
+		settings Settings
+		ops      []op
+		want     Snapshot
+	}{
+		{
+			name: "new breaker is closed with defaults",
+			want: Snapshot{State: Closed, CoolDown: 10 * time.Second},
+		},
+		{
+			name: "closed stays closed below the default threshold",
+			ops:  cat(failures(4), []op{allow(true)}),
+			want: Snapshot{State: Closed, ConsecutiveFailures: 4, CoolDown: 10 * time.Second},
+		},
+		{
+			name: "opens at the default threshold",
+			ops:  cat(failures(5), []op{allow(false)}),
+			want: Snapshot{State: Open, ConsecutiveFailures: 5, OpenUntil: t0.Add(10 * time.Second), CoolDown: 10 * time.Second},
+		},
+		{
+			name:     "opens at a custom threshold",
+			settings: small,
+			ops:      cat(failures(3), []op{allow(false)}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 3, OpenUntil: t0.Add(time.Second), CoolDown: time.Second},
+		},
+		{
+			name:     "a success in between resets the count",
+			settings: small,
+			ops:      cat(failures(2), []op{allow(true), success}, failures(2), []op{allow(true)}),
+			want:     Snapshot{State: Closed, ConsecutiveFailures: 2, CoolDown: time.Second},
+		},
+		{
+			name:     "open refuses until the cool-down has passed",
+			settings: small,
+			ops:      cat(failures(3), []op{allow(false), wait(999 * time.Millisecond), allow(false)}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 3, OpenUntil: t0.Add(time.Second), CoolDown: time.Second},
+		},
+		{
+			name:     "exactly one probe after the cool-down",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(time.Second), allow(true), allow(false), allow(false), wait(time.Hour), allow(false)}),
+			want:     Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "probe success closes and resets",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(time.Second), allow(true), success, allow(true), allow(true)}),
+			want:     Snapshot{State: Closed, CoolDown: time.Second},
+		},
+		{
+			name:     "probe failure re-opens with the cool-down doubled",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(time.Second), allow(true), failure, allow(false)}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 4, OpenUntil: t0.Add(3 * time.Second), CoolDown: 2 * time.Second},
+		},
+		{
+			name:     "doubled cool-down is enforced",
+			settings: small,
+			ops: cat(failures(3), []op{
+				wait(time.Second), allow(true), failure,
+				wait(2*time.Second - 1), allow(false),
+				wait(1), allow(true),
+			}),
+			want: Snapshot{State: HalfOpen, ConsecutiveFailures: 4, CoolDown: 2 * time.Second},
+		},
+		{
+			name:     "cool-down doubling is capped at MaxCoolDown",
+			settings: small,
+			ops: cat(failures(3), []op{
+				wait(1 * time.Second), allow(true), failure, // 2s
+				wait(2 * time.Second), allow(true), failure, // 4s
+				wait(4 * time.Second), allow(true), failure, // 8s capped to 5s
+				wait(5 * time.Second), allow(true), failure, // stays 5s
+			}),
+			want: Snapshot{State: Open, ConsecutiveFailures: 7, OpenUntil: t0.Add(17 * time.Second), CoolDown: 5 * time.Second},
+		},
+		{
+			name:     "success after doubling resets the cool-down",
+			settings: small,
+			ops: cat(failures(3), []op{
+				wait(time.Second), allow(true), failure,
+				wait(2 * time.Second), allow(true), success,
+			}, failures(3)),
+			want: Snapshot{State: Open, ConsecutiveFailures: 3, OpenUntil: t0.Add(4 * time.Second), CoolDown: time.Second},
+		},
+		{
+			name:     "release frees the probe slot and keeps the counts",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(time.Second), allow(true), allow(false), release, allow(true), allow(false)}),
+			want:     Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "release in closed changes nothing",
+			settings: small,
+			ops:      cat(failures(2), []op{allow(true), release, allow(true), release}),
+			want:     Snapshot{State: Closed, ConsecutiveFailures: 2, CoolDown: time.Second},
+		},
+		{
+			name:     "release in open does not let a request through early",
+			settings: small,
+			ops:      cat(failures(3), []op{release, allow(false)}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 3, OpenUntil: t0.Add(time.Second), CoolDown: time.Second},
+		},
+		{
+			name:     "late failure while open is counted but does not extend the open period",
+			settings: small,
+			ops:      cat([]op{allow(true)}, failures(3), []op{wait(500 * time.Millisecond), failure}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 4, OpenUntil: t0.Add(time.Second), CoolDown: time.Second},
+		},
+		{
+			name:     "late success while open closes",
+			settings: small,
+			ops:      cat([]op{allow(true)}, failures(3), []op{success, allow(true)}),
+			want:     Snapshot{State: Closed, CoolDown: time.Second},
+		},
+		{
+			name:     "MaxCoolDown below CoolDown means CoolDown",
+			settings: Settings{FailureThreshold: 1, CoolDown: 3 * time.Second, MaxCoolDown: time.Second},
+			ops:      cat(failures(1), []op{wait(3 * time.Second), allow(true), failure}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 2, OpenUntil: t0.Add(6 * time.Second), CoolDown: 3 * time.Second},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t: t0}
+			s := tt.settings
+			s.Now = c.Now
+			b := New(s)
+			run(t, b, c, tt.ops)
+			if diff := cmp.Diff(tt.want, b.Snapshot()); diff != "" {
+				t.Errorf("Snapshot() mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestState_String(t *testing.T) {
+	got := []string{Closed.String(), Open.String(), HalfOpen.String(), State(7).String()}
+	want := []string{"closed", "open", "half_open", "State(7)"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("String() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestSnapshot_MarshalJSON(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Snapshot
+		want string
+	}{
+		{
+			name: "closed omits open_until",
+			in:   Snapshot{State: Closed, CoolDown: 10 * time.Second},
+			want: `{"state":"closed","consecutive_failures":0,"cool_down_ms":10000}`,
+		},
+		{
+			name: "open in UTC",
+			in:   Snapshot{State: Open, ConsecutiveFailures: 5, OpenUntil: t0.Add(10 * time.Second).In(time.FixedZone("X", 3600)), CoolDown: 10 * time.Second},
+			want: `{"state":"open","consecutive_failures":5,"open_until":"2026-01-02T15:04:15Z","cool_down_ms":10000}`,
+		},
+		{
+			name: "half open with sub-second time",
+			in:   Snapshot{State: HalfOpen, ConsecutiveFailures: 6, OpenUntil: t0.Add(1500 * time.Millisecond), CoolDown: 20 * time.Second},
+			want: `{"state":"half_open","consecutive_failures":6,"open_until":"2026-01-02T15:04:06.5Z","cool_down_ms":20000}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := json.Marshal(tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(got)); diff != "" {
+				t.Errorf("MarshalJSON mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestBreaker_OneProbe checks that after the cool-down exactly one of many
+// concurrent callers becomes the probe, round after round.
+func TestBreaker_OneProbe(t *testing.T) {
+	const goroutines = 64
+	c := &clock{t: t0}
+	b := New(Settings{FailureThreshold: 1, CoolDown: time.Second, MaxCoolDown: time.Second, Now: c.Now})
+	b.Allow()
+	b.Failure()
+	for round := range 20 {
+		c.t = c.t.Add(time.Second) // only this goroutine writes the clock, between rounds
+		var allowed atomic.Int32
+		var start, wg sync.WaitGroup
+		start.Add(1)
+		for range goroutines {
+			wg.Go(func() {
+				start.Wait()
+				for range 10 {
+					if b.Allow() {
+						allowed.Add(1)
+					}
+				}
+			})
+		}
+		start.Done()
+		wg.Wait()
+		if got := allowed.Load(); got != 1 {
+			t.Fatalf("round %d: %d callers allowed, want 1", round, got)
+		}
+		b.Failure() // the probe failed: open again for another second
+	}
+}
+
+func TestBreaker_AllowClosedDoesNotAllocate(t *testing.T) {
+	b := New(Settings{})
+	if n := testing.AllocsPerRun(1000, func() { b.Allow() }); n != 0 {
+		t.Errorf("Allow on a closed breaker: %v allocs, want 0", n)
+	}
+}
+
+func BenchmarkAllowClosed(b *testing.B) {
+	br := New(Settings{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if br.Allow() {
+				br.Success()
+			}
+		}
+	})
+}
+
+func ExampleBreaker() {
+	b := New(Settings{FailureThreshold: 2})
+	for range 2 {
+		if b.Allow() {
+			b.Failure() // the upstream answered 503
+		}
+	}
+	fmt.Println(b.Allow(), b.Snapshot().State)
+	// Output: false open
+}
