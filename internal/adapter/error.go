@@ -44,7 +44,12 @@ func Errorf(status int, typ, code, format string, args ...any) *Error {
 // silent for too long.
 var ErrTimeout = errors.New("upstream timed out")
 
+// ErrTotalTimeout is the cancel cause when an attempt exceeded its total
+// timeout.
+var ErrTotalTimeout = errors.New("upstream attempt exceeded its total timeout")
+
 // TimedOut reports whether ctx was canceled by a Watchdog.
 func TimedOut(ctx context.Context) bool {
-	return errors.Is(context.Cause(ctx), ErrTimeout)
+	c := context.Cause(ctx)
+	return errors.Is(c, ErrTimeout) || errors.Is(c, ErrTotalTimeout)
 }

@@ -23,8 +23,10 @@ type Upstream struct {
 	// Transport sends requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
 	// Timeout bounds the wait for response headers and every silence between
-	// two reads of the response. Zero means 60s.
+	// two reads of the response, unless Timeouts says otherwise. Zero means 60s.
 	Timeout time.Duration
+	// Timeouts refine Timeout per phase; zero fields fall back to it.
+	Timeouts Timeouts
 	// MaxResponseBytes bounds a buffered response and each stream event.
 	// Zero means DefaultMaxResponseBytes.
 	MaxResponseBytes int
@@ -43,11 +45,35 @@ const maxErrorBody = 1 << 20
 // connection can be reused.
 const drainTimeout = 2 * time.Second
 
+// Timeouts bound the phases of one upstream attempt. Zero values mean: the
+// Upstream's Timeout for FirstByte and Idle, the transport's default for
+// Connect, no limit for Total.
+type Timeouts struct {
+	Connect   time.Duration // TCP (and TLS) connect
+	FirstByte time.Duration // until the response headers
+	Idle      time.Duration // between two reads of the response body
+	Total     time.Duration // the whole attempt, a stream included
+}
+
 func (u *Upstream) timeout() time.Duration {
 	if u.Timeout <= 0 {
 		return 60 * time.Second
 	}
 	return u.Timeout
+}
+
+func (u *Upstream) firstByte() time.Duration {
+	if u.Timeouts.FirstByte > 0 {
+		return u.Timeouts.FirstByte
+	}
+	return u.timeout()
+}
+
+func (u *Upstream) idle() time.Duration {
+	if u.Timeouts.Idle > 0 {
+		return u.Timeouts.Idle
+	}
+	return u.timeout()
 }
 
 // MaxResponse returns the response size limit in effect.
@@ -74,7 +100,10 @@ type Call struct {
 // wrapping ctx's cause. Any HTTP status is a successful Send: the caller
 // decides how to read the response.
 func (u *Upstream) Send(ctx context.Context, method, url string, header http.Header, body []byte) (*Call, error) {
-	ctx, wd := StartWatchdog(ctx, u.timeout())
+	if u.Timeouts.Connect > 0 {
+		ctx = WithConnectTimeout(ctx, u.Timeouts.Connect)
+	}
+	ctx, wd := StartWatchdog(ctx, u.firstByte(), u.idle(), u.Timeouts.Total)
 	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		wd.Stop()
@@ -160,10 +189,14 @@ func (c *Call) Close() error {
 // gets the kind of failure; the log gets the full error.
 func (u *Upstream) TransportError(ctx context.Context, err error, doing string) error {
 	switch {
+	case errors.Is(context.Cause(ctx), ErrTotalTimeout):
+		return &Error{Status: http.StatusGatewayTimeout, Cause: err, Err: openai.Error{
+			Type: openai.TypeTimeout, Code: "upstream_timeout",
+			Message: fmt.Sprintf("model %q: the upstream attempt took longer than its total timeout of %s", u.ID, u.Timeouts.Total)}}
 	case TimedOut(ctx):
 		return &Error{Status: http.StatusGatewayTimeout, Cause: err, Err: openai.Error{
 			Type: openai.TypeTimeout, Code: "upstream_timeout",
-			Message: fmt.Sprintf("model %q: the upstream did not answer within %s", u.ID, u.timeout())}}
+			Message: fmt.Sprintf("model %q: the upstream did not answer within %s", u.ID, u.firstByte())}}
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s: %w", doing, context.Cause(ctx))
 	}
@@ -182,9 +215,12 @@ func (c *Call) StreamError(err error) error {
 	e := &Error{Status: http.StatusBadGateway, Cause: err,
 		Err: openai.Error{Type: openai.TypeUpstream, Code: "stream_incomplete"}}
 	switch {
+	case errors.Is(context.Cause(c.Ctx), ErrTotalTimeout):
+		e.Status, e.Err.Type, e.Err.Code = http.StatusGatewayTimeout, openai.TypeTimeout, "upstream_timeout"
+		e.Err.Message = fmt.Sprintf("model %q: the upstream stream took longer than its total timeout of %s", c.u.ID, c.u.Timeouts.Total)
 	case TimedOut(c.Ctx):
 		e.Status, e.Err.Type, e.Err.Code = http.StatusGatewayTimeout, openai.TypeTimeout, "upstream_timeout"
-		e.Err.Message = fmt.Sprintf("model %q: the upstream stream was silent for %s", c.u.ID, c.u.timeout())
+		e.Err.Message = fmt.Sprintf("model %q: the upstream stream was silent for %s", c.u.ID, c.u.idle())
 	case errors.Is(err, errEventTooLarge):
 		e.Err.Code = "upstream_response_too_large"
 		e.Err.Message = fmt.Sprintf("model %q: an upstream stream event exceeds %d bytes", c.u.ID, c.u.MaxResponse())

@@ -279,3 +279,28 @@ func TestKilledDeploymentUnderLoad(t *testing.T) {
 		t.Error("the surviving deployment served nothing")
 	}
 }
+
+func TestPhaseTimeouts(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `
+		{"id": "fb", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "first_byte_timeout": 0.2, "idle_timeout": 30},
+		{"id": "idle", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "first_byte_timeout": 30, "idle_timeout": 0.2},
+		{"id": "total", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "idle_timeout": 30, "total_timeout": 0.3}`})
+	cases := []struct {
+		name, model, extra string
+		status             int
+		want               string
+	}{
+		{"first byte", "fb", `,"mock":{"delay_ms":3000}`, 504, "did not answer within 200ms"},
+		{"first byte is not idle", "fb", `,"stream":true,"mock":{"chunks":3,"chunk_delay_ms":300}`, 200, "data: [DONE]"},
+		{"idle", "idle", `,"stream":true,"mock":{"hang_after_chunks":1}`, 200, "silent for 200ms"},
+		{"total", "total", `,"stream":true,"mock":{"chunks":50,"chunk_delay_ms":20}`, 200, "total timeout of 300ms"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := g.post(t, "/v1/chat/completions", chatFor(tc.model, tc.extra))
+			if status != tc.status || !strings.Contains(body, tc.want) {
+				t.Errorf("status %d, want %d with %q: %s", status, tc.status, tc.want, body)
+			}
+		})
+	}
+}

@@ -47,7 +47,7 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 	config.AdapterOpenAICompat: func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 		return openaicompat.New(openaicompat.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
-			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	},
 	config.AdapterCustomHTTP: newCustomHTTP,
@@ -59,18 +59,24 @@ type unavailableError string
 
 func (e unavailableError) Error() string { return string(e) }
 
+// timeouts converts the entry's per-phase timeouts for the adapters.
+func timeouts(m *config.Model) adapter.Timeouts {
+	t := m.Timeouts
+	return adapter.Timeouts{Connect: t.Connect, FirstByte: t.FirstByte, Idle: t.Idle, Total: t.Total}
+}
+
 // newCustomHTTP builds the adapter for a custom_http protocol.
 func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 	switch m.Protocol {
 	case config.ProtocolAnthropic:
 		return anthropic.New(anthropic.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
-			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, FetchImages: m.FetchImages,
-			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Transport: d.Transport,
+			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	case config.ProtocolTemplate:
 		return newTemplate(m, key, headers, d)
@@ -95,7 +101,7 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 		ID: m.ID, URL: m.BaseURL + t.Path, Model: m.Model, Header: h, Body: t.Body,
 		Response:    template.ResponsePaths{Text: t.Response.Text, PromptTokens: t.Response.PromptTokens, CompletionTokens: t.Response.CompletionTokens, FinishReason: t.Response.FinishReason},
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
-		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout},
+		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m)},
 	}
 	if key != "" {
 		o.Upstream.Secrets = [][]byte{[]byte(key)}

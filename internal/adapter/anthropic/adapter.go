@@ -28,6 +28,8 @@ type Options struct {
 	MaxTokens   *int
 	Headers     map[string]string // extra upstream headers
 	Timeout     time.Duration
+	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
+	Timeouts adapter.Timeouts
 	Transport   http.RoundTripper
 }
 
@@ -44,7 +46,7 @@ type Adapter struct {
 // New returns an Adapter.
 func New(o Options) *Adapter {
 	a := &Adapter{
-		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
 		url:         strings.TrimSuffix(o.BaseURL, "/v1") + "/v1/messages",
 		model:       o.Model,
 		temperature: o.Temperature,

@@ -30,6 +30,8 @@ type Options struct {
 	FetchMaxBytes int64         // zero means DefaultFetchMaxBytes
 	FetchTimeout  time.Duration // zero means DefaultFetchTimeout
 	Timeout       time.Duration
+	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
+	Timeouts adapter.Timeouts
 	Transport     http.RoundTripper
 }
 
@@ -57,7 +59,7 @@ func New(o Options) *Adapter {
 		root += "/v1beta"
 	}
 	a := &Adapter{
-		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
 		root:        root,
 		model:       o.Model,
 		temperature: o.Temperature,

@@ -35,6 +35,8 @@ type Options struct {
 	// Timeout bounds the wait for the response headers and every silence
 	// between two reads of the response body. Zero means 60s.
 	Timeout time.Duration
+	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
+	Timeouts adapter.Timeouts
 	// Headers are extra upstream headers, set after the gateway's own.
 	Headers map[string]string
 	// Transport sends the requests; nil means http.DefaultTransport.
@@ -54,7 +56,7 @@ type Adapter struct {
 // New returns an Adapter for the given options.
 func New(o Options) *Adapter {
 	a := &Adapter{
-		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout},
+		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
 		modelJSON:   openai.QuoteString(o.Model),
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
