@@ -29,8 +29,8 @@ type Options struct {
 	Headers     map[string]string // extra upstream headers
 	Timeout     time.Duration
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
-	Timeouts adapter.Timeouts
-	Transport   http.RoundTripper
+	Timeouts  adapter.Timeouts
+	Transport http.RoundTripper
 }
 
 // Adapter serves OpenAI chat requests from the Anthropic Messages API.

@@ -31,8 +31,8 @@ type Options struct {
 	FetchTimeout  time.Duration // zero means DefaultFetchTimeout
 	Timeout       time.Duration
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
-	Timeouts adapter.Timeouts
-	Transport     http.RoundTripper
+	Timeouts  adapter.Timeouts
+	Transport http.RoundTripper
 }
 
 // Limits for downloading image URLs when FetchImages is on.
