@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -136,7 +137,8 @@ func TestRunServesAndDrainsOnShutdown(t *testing.T) {
 	}
 }
 
-// A real SIGTERM, sent to a real process, lets an in-flight stream finish.
+// A real SIGHUP reloads the config, and a real SIGTERM, sent to a real
+// process, lets an in-flight stream finish.
 func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
@@ -152,6 +154,10 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logs, "trigger=signal", 1)
 	resp, r := streamChat(t, client, url)
 	defer resp.Body.Close()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -204,5 +210,106 @@ func TestStartupErrors(t *testing.T) {
 		if !strings.Contains(help.String(), env) {
 			t.Errorf("--help does not document %s", env)
 		}
+	}
+}
+
+// writeFileAtomically replaces path by renaming a temporary file over it,
+// as editors and config-management tools do.
+func writeFileAtomically(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitLog(t *testing.T, logs *lockedBuffer, what string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logs.String(), what) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log (%d wanted):\n%s", what, n, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Reloading under load: no request fails, new requests go to the new
+// upstream, and a bad config is rejected while the old one keeps serving.
+func TestReloadUnderLoad(t *testing.T) {
+	a, b := mockllm.New(mockllm.Options{}), mockllm.New(mockllm.Options{})
+	upA, upB := httptest.NewServer(a), httptest.NewServer(b)
+	defer upA.Close()
+	defer upB.Close()
+	cfg := func(url string) string {
+		return fmt.Sprintf(`{"models": [{"id": "chat", "adapter": "openai_compat", "base_url": %q, "model": "mock-model"}]}`, url+"/v1")
+	}
+	path := filepath.Join(t.TempDir(), "models.json")
+	if err := os.WriteFile(path, []byte(cfg(upA.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	defer func() { stop(); <-done }()
+	url := waitListening(t, logs)
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	defer client.CloseIdleConnections()
+	var failed, sent atomic.Int64
+	loadCtx, stopLoad := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stream := i%2 == 1
+			body := fmt.Sprintf(`{"model":"chat","stream":%t,"messages":[{"role":"user","content":"hi"}],"mock":{"chunks":5,"chunk_delay_ms":2}}`, stream)
+			for loadCtx.Err() == nil {
+				resp, err := client.Post(url+"/v1/chat/completions", "application/json", strings.NewReader(body))
+				sent.Add(1)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || (stream && !strings.HasSuffix(string(b), "data: [DONE]\n\n")) {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor := func(cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(func() bool { return sent.Load() > 50 })
+	writeFileAtomically(t, path, cfg(upB.URL))
+	waitLog(t, logs, "config reloaded", 1)
+	bBefore := b.Stats().Requests
+	waitFor(func() bool { return b.Stats().Requests > bBefore+50 })
+
+	writeFileAtomically(t, path, `{"models": [{"id": "chat", "adapter": "openai_compat"}]}`) // no base_url
+	waitLog(t, logs, "config reload failed", 1)
+	n := sent.Load()
+	waitFor(func() bool { return sent.Load() > n+50 })
+	stopLoad()
+	wg.Wait()
+
+	if f := failed.Load(); f != 0 {
+		t.Errorf("%d of %d requests failed during reloads", f, sent.Load())
+	}
+	if b.Stats().Requests == 0 {
+		t.Error("the reloaded config's upstream got no request")
+	}
+	if !strings.Contains(logs.String(), `models[0] (id \"chat\"): base_url: required`) {
+		t.Errorf("the rejected config's error is not in the log:\n%s", logs.String())
 	}
 }

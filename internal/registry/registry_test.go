@@ -1,0 +1,69 @@
+package registry
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"aigateway/internal/breaker"
+	"aigateway/internal/config"
+)
+
+func build(t *testing.T, cfg string, d Deps) *Registry {
+	t.Helper()
+	f, err := config.Parse("test.json", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := Build(f, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A reload keeps the adapter and breaker of every deployment that did not
+// change, and builds new ones for those that did.
+func TestReloadKeepsUnchangedDeployments(t *testing.T) {
+	breakers := breaker.NewSet(breaker.Settings{})
+	first := build(t, `{"models": [
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1"},
+		{"id": "b", "adapter": "openai_compat", "base_url": "http://127.0.0.1:2/v1"}]}`, Deps{Breakers: breakers})
+	a1, _ := first.Lookup("a")
+	b1, _ := first.Lookup("b")
+	for range 5 {
+		a1.Deployments[0].Breaker.Failure()
+	}
+	second := build(t, `{"models": [
+		{"id": "new", "adapter": "openai_compat", "base_url": "http://127.0.0.1:3/v1"},
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1"},
+		{"id": "b", "adapter": "openai_compat", "base_url": "http://127.0.0.1:2/v1", "timeout": 5}]}`, Deps{Breakers: breakers, Previous: first})
+	a2, _ := second.Lookup("a")
+	b2, _ := second.Lookup("b")
+	if a2.Deployments[0].Adapter != a1.Deployments[0].Adapter || a2.Deployments[0].Breaker != a1.Deployments[0].Breaker {
+		t.Error("an unchanged deployment (moved in the file) got a new adapter or breaker")
+	}
+	if s := a2.Deployments[0].Breaker.Snapshot().State; s != breaker.Open {
+		t.Errorf("breaker state after reload = %v, want open", s)
+	}
+	if b2.Deployments[0].Adapter == b1.Deployments[0].Adapter {
+		t.Error("a changed deployment kept its old adapter")
+	}
+}
+
+// Environment values are part of a deployment: a rotated key means a new
+// adapter.
+func TestReloadPicksUpRotatedKey(t *testing.T) {
+	cfg := `{"models": [{"id": "a", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1", "api_key": "ENV:K"}]}`
+	key := "one"
+	env := func(string) (string, bool) { return key, true }
+	first := build(t, cfg, Deps{LookupEnv: env})
+	key = "two"
+	second := build(t, cfg, Deps{LookupEnv: env, Previous: first})
+	a1, _ := first.Lookup("a")
+	a2, _ := second.Lookup("a")
+	if a1.Deployments[0].Adapter == a2.Deployments[0].Adapter {
+		t.Error("the adapter was reused although its key changed")
+	}
+}
