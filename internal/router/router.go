@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync/atomic"
 
 	"aigateway/internal/adapter"
@@ -68,7 +69,7 @@ func (r *Router) Plan(id string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{models: []*registry.Model{m}, budget: m.Retries + 1, tried: map[*registry.Deployment]bool{}, rand: r.Rand}
+	p := &Plan{models: []*registry.Model{m}, budget: m.Retries + 1, rand: r.Rand}
 	for _, fb := range m.Fallbacks { // not followed transitively: no cycles, a bounded plan
 		if fm, err := resolve(reg, fb); err == nil {
 			p.models = append(p.models, fm)
@@ -85,8 +86,8 @@ func (r *Router) Plan(id string) (*Plan, error) {
 type Plan struct {
 	models []*registry.Model // the requested model, then its fallbacks
 	cur    int
-	budget int // attempts left on models[cur]
-	tried  map[*registry.Deployment]bool
+	budget int                    // attempts left on models[cur]
+	tried  []*registry.Deployment // a few at most: a slice beats a map
 	rand   func(int) int
 }
 
@@ -99,7 +100,7 @@ func (p *Plan) Next() (m *registry.Model, d *registry.Deployment, ok bool) {
 		if p.budget > 0 {
 			if d = p.pick(m); d != nil {
 				p.budget--
-				p.tried[d] = true
+				p.tried = append(p.tried, d)
 				return m, d, true
 			}
 		}
@@ -117,11 +118,12 @@ func (p *Plan) Next() (m *registry.Model, d *registry.Deployment, ok bool) {
 // asked only of the chosen one, because after a cool-down it hands out the
 // single probe.
 func (p *Plan) pick(m *registry.Model) *registry.Deployment {
-	candidates := make([]*registry.Deployment, 0, len(m.Deployments))
+	var small [8]*registry.Deployment // no allocation for the usual pool size
+	candidates := small[:0]
 	for _, untriedOnly := range []bool{true, false} {
 		candidates = candidates[:0]
 		for _, d := range m.Deployments {
-			if d.Adapter != nil && (!untriedOnly || !p.tried[d]) {
+			if d.Adapter != nil && (!untriedOnly || !slices.Contains(p.tried, d)) {
 				candidates = append(candidates, d)
 			}
 		}
