@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,18 @@ import (
 	"aigateway/internal/router"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The test binary doubles as a local "model" for the process adapter:
+	// it writes the words of its last argument one by one.
+	if os.Getenv("AIGW_TEST_PROGRAM") == "words" {
+		for _, w := range strings.Fields(os.Args[len(os.Args)-1]) {
+			fmt.Print(w, " ")
+			time.Sleep(5 * time.Millisecond)
+		}
+		os.Exit(0)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // upstreamKey is the key the gateway sends to the mock; no response or log
 // line may ever contain it.

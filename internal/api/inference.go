@@ -132,6 +132,11 @@ func retryable(err error) bool {
 	if !errors.As(err, &ae) {
 		return false
 	}
+	if ae.Err.Code == "queue_full" || ae.Err.Code == "queue_timeout" {
+		// A local program's queue: the client should come back after
+		// Retry-After rather than wait in it again.
+		return false
+	}
 	switch ae.Status {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout, 529:

@@ -22,6 +22,7 @@ type Process struct {
 	QueueSize      int               // 0 = adapter default; -1 = no queue
 	QueueTimeout   time.Duration     // 0 = adapter default
 	MaxOutputBytes int               // 0 = adapter default
+	KillGrace      time.Duration     // SIGTERM to SIGKILL; 0 = adapter default
 }
 
 // setProcess reads the process fields: required for the process adapter,
@@ -36,6 +37,7 @@ func setProcess(m *Model, w *wireModel) error {
 			{"prompt_format", w.PromptFormat != nil}, {"prompt_template", w.PromptTemplate != nil},
 			{"max_concurrency", w.MaxConcurrency != nil}, {"queue_size", w.QueueSize != nil},
 			{"queue_timeout", w.QueueTimeout != nil}, {"max_output_bytes", w.MaxOutputBytes != nil},
+			{"kill_grace", w.KillGrace != nil},
 		} {
 			if f.set {
 				return fmt.Errorf("%s: only for the process adapter", f.name)
@@ -91,7 +93,7 @@ func setProcess(m *Model, w *wireModel) error {
 		case *n < 0:
 			return fmt.Errorf("queue_size: must be 0 or more, got %d", *n)
 		case *n == 0:
-			p.QueueSize = -1 // an explicit 0: no queue at all
+			p.QueueSize = -1 // an explicit 0: no queue at all (the adapter reads 0 as its default)
 		default:
 			p.QueueSize = *n
 		}
@@ -102,6 +104,13 @@ func setProcess(m *Model, w *wireModel) error {
 			return fmt.Errorf("queue_timeout: must be greater than 0 and at most %d seconds, got %s", maxTimeout, formatFloat(*t))
 		}
 		p.QueueTimeout = d
+	}
+	if t := w.KillGrace; t != nil {
+		d := time.Duration(math.Round(*t * float64(time.Second)))
+		if *t <= 0 || *t > 60 || d <= 0 {
+			return fmt.Errorf("kill_grace: must be greater than 0 and at most 60 seconds, got %s", formatFloat(*t))
+		}
+		p.KillGrace = d
 	}
 	if n := w.MaxOutputBytes; n != nil {
 		if *n < 1 {

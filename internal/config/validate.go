@@ -50,6 +50,7 @@ type wireModel struct {
 	QueueSize      *int               `json:"queue_size"`
 	QueueTimeout   *float64           `json:"queue_timeout"` // seconds
 	MaxOutputBytes *int               `json:"max_output_bytes"`
+	KillGrace      *float64           `json:"kill_grace"` // seconds
 
 	// routing and reliability
 	Weight           *int      `json:"weight"`

@@ -51,6 +51,7 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 		}), nil
 	},
 	config.AdapterCustomHTTP: newCustomHTTP,
+	config.AdapterProcess:    newProcess,
 }
 
 // unavailableError is a constructor's way to say "this model cannot serve

@@ -1,0 +1,131 @@
+package process
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// placeholder is one of the values a command argument may hold.
+type placeholder uint8
+
+const (
+	phNone placeholder = iota
+	phPrompt
+	phModel
+	phMaxTokens
+	phTemperature
+)
+
+var placeholders = map[string]placeholder{
+	"prompt": phPrompt, "model": phModel, "max_tokens": phMaxTokens, "temperature": phTemperature,
+}
+
+// segment is literal text, or a placeholder when ph is set.
+type segment struct {
+	lit string
+	ph  placeholder
+}
+
+// arg is one command argument split into literal text and placeholders.
+type arg []segment
+
+// parseArg splits s at its placeholders: "{name}" where name starts with a
+// letter or "_" and holds letters, digits and "_". Other braces ("{1,3}",
+// JSON) are literal text. An unknown name is an error, so that a typo such
+// as {promt} fails at start instead of reaching the program verbatim.
+func parseArg(s string) (arg, error) {
+	var ar arg
+	lit := 0 // start of the pending literal text
+	for i := 0; i < len(s); i++ {
+		if s[i] != '{' {
+			continue
+		}
+		end := identEnd(s, i+1)
+		if end == i+1 || end >= len(s) || s[end] != '}' {
+			continue
+		}
+		name := s[i+1 : end]
+		ph, ok := placeholders[name]
+		if !ok {
+			return nil, fmt.Errorf("unknown placeholder {%s}; known: {prompt}, {model}, {max_tokens}, {temperature}", name)
+		}
+		if i > 0 && s[i-1] == '{' && end+1 < len(s) && s[end+1] == '}' {
+			return nil, fmt.Errorf("write {%s}, not {{%s}}", name, name)
+		}
+		if lit < i {
+			ar = append(ar, segment{lit: s[lit:i]})
+		}
+		ar = append(ar, segment{ph: ph})
+		lit = end + 1
+		i = end
+	}
+	if lit < len(s) || len(ar) == 0 {
+		ar = append(ar, segment{lit: s[lit:]})
+	}
+	return ar, nil
+}
+
+// identEnd returns the end of the identifier starting at i (i when none).
+func identEnd(s string, i int) int {
+	j := i
+	for ; j < len(s); j++ {
+		c := s[j]
+		letter := c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (j == i || c < '0' || c > '9') {
+			break
+		}
+	}
+	return j
+}
+
+func (ar arg) hasPlaceholders() bool {
+	for _, seg := range ar {
+		if seg.ph != phNone {
+			return true
+		}
+	}
+	return false
+}
+
+func (ar arg) uses(ph placeholder) bool {
+	for _, seg := range ar {
+		if seg.ph == ph {
+			return true
+		}
+	}
+	return false
+}
+
+// values are what the placeholders stand for in one request.
+type values struct {
+	prompt      string
+	model       string
+	maxTokens   int64
+	temperature float64
+}
+
+// render returns the argument with its placeholders replaced. Numbers are
+// written plainly: llama.cpp and most CLIs parse neither exponents nor
+// JSON.
+func (ar arg) render(v *values) string {
+	if len(ar) == 1 && ar[0].ph == phNone {
+		return ar[0].lit
+	}
+	var b strings.Builder
+	for _, seg := range ar {
+		switch seg.ph {
+		case phNone:
+			b.WriteString(seg.lit)
+		case phPrompt:
+			b.WriteString(v.prompt)
+		case phModel:
+			b.WriteString(v.model)
+		case phMaxTokens:
+			b.WriteString(strconv.FormatInt(v.maxTokens, 10))
+		case phTemperature:
+			b.WriteString(strconv.FormatFloat(v.temperature, 'f', -1, 64))
+		}
+	}
+	return b.String()
+}
