@@ -364,3 +364,17 @@ func TestProviderStreamClientDisconnect(t *testing.T) {
 		})
 	}
 }
+
+// A base_url that already ends in the API version works as well.
+func TestProviderBaseURLWithVersion(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "c", "adapter": "anthropic", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `"},
+		{"id": "g", "adapter": "gemini", "base_url": "MOCK/v1beta", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash"}`})
+	for model, path := range map[string]string{"c": "/v1/messages", "g": "/v1beta/models/gemini-2.5-flash:generateContent"} {
+		if status, _, body := g.post(t, "/v1/chat/completions", chatFor(model, "")); status != 200 {
+			t.Errorf("%s: %d %s", model, status, body)
+		}
+		if got := g.lastUpstream(t).Path; got != path {
+			t.Errorf("%s: upstream path %q, want %q", model, got, path)
+		}
+	}
+}
