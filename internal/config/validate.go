@@ -70,17 +70,9 @@ var (
 	modelFields = fieldsOf(wireModel{})
 )
 
-// adapters lists the adapter types of the design. false marks types that are
-// known but not implemented in this build, so they get a clearer message
-// than a typo would.
-var adapters = map[string]bool{
-	AdapterOpenAICompat: true,
-	AdapterCustomHTTP:   true,
-	AdapterProcess:      true,
-	// Short forms of custom_http with a protocol.
-	ProtocolAnthropic: true,
-	ProtocolGemini:    true,
-}
+// adapters lists the adapter names a model entry may use; "anthropic" and
+// "gemini" are short for custom_http with that protocol.
+var adapters = []string{ProtocolAnthropic, AdapterCustomHTTP, ProtocolGemini, AdapterOpenAICompat, AdapterProcess}
 
 // protocols lists the custom_http protocols and their default base URLs.
 var protocols = map[string]string{
@@ -250,25 +242,10 @@ func checkID(id string) error {
 }
 
 func checkAdapter(name string) error {
-	supported, known := adapters[name]
-	switch {
-	case !known:
-		return fmt.Errorf("unknown adapter type %s (supported: %s)", strconv.Quote(truncate(name)), supportedAdapters())
-	case !supported:
-		return fmt.Errorf("%q is not supported by this version (supported: %s)", name, supportedAdapters())
+	if !slices.Contains(adapters, name) {
+		return fmt.Errorf("unknown adapter type %s (supported: %s)", strconv.Quote(truncate(name)), strings.Join(adapters, ", "))
 	}
 	return nil
-}
-
-func supportedAdapters() string {
-	var names []string
-	for name, ok := range adapters {
-		if ok {
-			names = append(names, name)
-		}
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }
 
 // checkBaseURL returns s with trailing slashes trimmed, so that adapters can
