@@ -71,6 +71,7 @@ type gateway struct {
 	extra        []*mockllm.Server
 	extraServers []*httptest.Server
 	breakers     *breaker.Set
+	reg          *registry.Registry
 }
 
 type gatewayOptions struct {
@@ -134,6 +135,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatalf("registry: %v", err)
 	}
+	g.reg = reg
 	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody,
 		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
 	t.Cleanup(srv.Close)

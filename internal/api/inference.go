@@ -12,6 +12,7 @@ import (
 	"aigateway/internal/adapter"
 	"aigateway/internal/bodyio"
 	"aigateway/internal/openai"
+	"aigateway/internal/registry"
 	"aigateway/internal/router"
 	"aigateway/internal/sse"
 )
@@ -68,41 +69,32 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
 	for {
-		m, d, ok := plan.Next()
-		if !ok {
-			break
-		}
+		// Wait before asking the plan: Next takes the breaker's slot (the
+		// single probe after a cool-down), which must not be held while
+		// sleeping.
 		if rec.attempts > 0 && !s.backoff(r.Context(), rec.attempts, lastErr) {
 			rec.status, rec.err = statusClientClosed, r.Context().Err()
 			return
 		}
+		m, d, ok := plan.Next()
+		if !ok {
+			break
+		}
 		rec.attempts++
 		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
-		resp, err := d.Adapter.Send(r.Context(), req)
-		var first []byte
-		if err == nil && resp.Stream != nil {
-			first, err = resp.Stream.Next()
-			if err != nil && err != io.EOF {
-				resp.Stream.Close()
-			} else {
-				err = nil
-			}
-		}
+		resp, first, err := s.send(r.Context(), d, req)
 		if r.Context().Err() != nil { // the client left: not the upstream's fault
-			d.Breaker.Release()
 			rec.status, rec.err = statusClientClosed, r.Context().Err()
-			if resp != nil && resp.Stream != nil && err == nil {
+			if err == nil && resp.Stream != nil {
 				resp.Stream.Close()
 			}
 			return
 		}
 		if err != nil && retryable(err) {
-			d.Breaker.Failure()
 			lastErr = err
 			s.log.Warn("upstream attempt failed", "request_id", rec.id, "model", m.ID, "deployment", d.Label, "attempt", rec.attempts, "error", err)
 			continue
 		}
-		d.Breaker.Success() // it answered, even if with a client error
 		s.routeHeaders(w, rec)
 		if err != nil {
 			s.fail(w, r, rec, err)
@@ -124,6 +116,39 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	s.fail(w, r, rec, lastErr)
 }
 
+// send makes one attempt on d and, for a stream, reads its first chunk. It
+// reports the outcome to d's breaker exactly once, whatever happens (a
+// panic included): a failure for what retryable counts, a release when the
+// client left, a success otherwise (an upstream that answers with a client
+// error is healthy).
+func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first []byte, err error) {
+	reported := false
+	defer func() {
+		if !reported {
+			d.Breaker.Release()
+		}
+	}()
+	resp, err = d.Adapter.Send(ctx, req)
+	if err == nil && resp.Stream != nil {
+		first, err = resp.Stream.Next()
+		if err == io.EOF {
+			first, err = nil, nil
+		} else if err != nil {
+			resp.Stream.Close()
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		d.Breaker.Release()
+	case err != nil && retryable(err):
+		d.Breaker.Failure()
+	default:
+		d.Breaker.Success()
+	}
+	reported = true
+	return resp, first, err
+}
+
 // retryable reports whether another attempt may succeed: connection errors,
 // timeouts before the first byte, 429 and 5xx (and Anthropic's 529), never
 // another 4xx.
@@ -132,9 +157,14 @@ func retryable(err error) bool {
 	if !errors.As(err, &ae) {
 		return false
 	}
-	if ae.Err.Code == "queue_full" || ae.Err.Code == "queue_timeout" {
+	switch ae.Err.Code {
+	case "queue_full", "queue_timeout":
 		// A local program's queue: the client should come back after
 		// Retry-After rather than wait in it again.
+		return false
+	case "process_failed", "process_timeout", "process_start_failed", "upstream_response_too_large":
+		// The same program or the same oversized answer would fail the same
+		// way again, after as long again.
 		return false
 	}
 	switch ae.Status {

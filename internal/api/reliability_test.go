@@ -304,3 +304,38 @@ func TestPhaseTimeouts(t *testing.T) {
 		})
 	}
 }
+
+// A client that leaves while the gateway waits between attempts must not
+// strand a breaker's probe slot: the wait comes before the next deployment
+// is chosen.
+func TestClientLeavingDuringBackoffKeepsProbeFree(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g := startGateway(t, gatewayOptions{
+		now: clock.Now,
+		extraMocks: []mockllm.Options{{}, {Script: func(_ int64, _ *http.Request, d *mockllm.Directive) {
+			clock.Add(11 * time.Second) // the preferred deployment's cool-down passes meanwhile
+			d.Status, d.RetryAfter = 503, "1"
+		}}},
+		extraModels: `{"id": "pool", "adapter": "openai_compat", "base_url": "MOCK1/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "breaker_failures": 1, "breaker_cool_down": 10},
+			{"id": "pool", "adapter": "openai_compat", "base_url": "MOCK2/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "priority": 1}`,
+	})
+	m, _ := g.reg.Lookup("pool")
+	preferred := m.Deployments[0].Breaker
+	preferred.Failure()                                                           // open
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Millisecond) // shorter than the 50ms Retry-After wait
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+"/v1/chat/completions", strings.NewReader(chatFor("pool", "")))
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the request finished with %d; it should have been cut during the wait", resp.StatusCode)
+	}
+	waitFor(t, "the 499 log line", func() bool { return strings.Contains(g.logs.String(), "status=499") })
+	if s := preferred.Snapshot().State.String(); s != "open" {
+		t.Errorf("preferred breaker = %s, want open (its probe untouched)", s)
+	}
+	if status, h, body := g.post(t, "/v1/chat/completions", chatFor("pool", "")); status != 200 || h.Get("X-Aigateway-Deployment") != "models[1]" {
+		t.Errorf("probe request: status %d via %q: %s", status, h.Get("X-Aigateway-Deployment"), body)
+	}
+}

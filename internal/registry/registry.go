@@ -178,6 +178,14 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	list := modelList{Object: "list", Data: []modelObject{}}
 	var order []*Model
 	keys := make([]string, 0, len(f.Models))
+	// Pool settings live on the first entry with an id, which may itself be
+	// disabled.
+	poolOf := make(map[string]*config.Model, len(f.Models))
+	for i := range f.Models {
+		if _, seen := poolOf[f.Models[i].ID]; !seen {
+			poolOf[f.Models[i].ID] = &f.Models[i]
+		}
+	}
 	for i := range f.Models {
 		cm := &f.Models[i]
 		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
@@ -189,9 +197,10 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		}
 		m := r.byID[cm.ID]
 		if m == nil {
-			m = &Model{ID: cm.ID, Fallbacks: cm.Fallbacks, Retries: config.DefaultRetries}
-			if cm.Retries != nil {
-				m.Retries = *cm.Retries
+			first := poolOf[cm.ID]
+			m = &Model{ID: cm.ID, Fallbacks: first.Fallbacks, Retries: config.DefaultRetries}
+			if first.Retries != nil {
+				m.Retries = *first.Retries
 			}
 			obj := modelObject{ID: cm.ID, Object: "model", Created: 0, OwnedBy: cm.Adapter}
 			var err error

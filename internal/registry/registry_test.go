@@ -67,3 +67,16 @@ func TestReloadPicksUpRotatedKey(t *testing.T) {
 		t.Error("the adapter was reused although its key changed")
 	}
 }
+
+// Pool settings are read from the pool's first entry even when that entry
+// is disabled.
+func TestPoolSettingsFromDisabledFirstEntry(t *testing.T) {
+	r := build(t, `{"models": [
+		{"id": "p", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1", "enabled": false, "retries": 0, "fallbacks": ["q"]},
+		{"id": "p", "adapter": "openai_compat", "base_url": "http://127.0.0.1:2/v1"},
+		{"id": "q", "adapter": "openai_compat", "base_url": "http://127.0.0.1:3/v1"}]}`, Deps{})
+	m, _ := r.Lookup("p")
+	if m.Retries != 0 || len(m.Fallbacks) != 1 || len(m.Deployments) != 1 {
+		t.Errorf("retries %d, fallbacks %v, %d deployments", m.Retries, m.Fallbacks, len(m.Deployments))
+	}
+}
