@@ -43,6 +43,7 @@ func (s *translatedStream) Next() ([]byte, error) {
 
 // read handles one upstream event (or the end of the upstream stream).
 func (s *translatedStream) read() {
+	s.call.Kick() // before the read: time spent writing to the client is not upstream silence
 	ev, err := s.r.Next()
 	if err == io.EOF {
 		chunks, endErr := s.t.End()
@@ -59,7 +60,6 @@ func (s *translatedStream) read() {
 		s.err = s.call.StreamError(err)
 		return
 	}
-	s.call.Kick()
 	chunks, done, err := s.t.Event(ev)
 	s.pending = chunks
 	if err != nil {
@@ -80,6 +80,7 @@ func (s *translatedStream) streamError(err error) error {
 	}
 	var ae *Error
 	if errors.As(err, &ae) {
+		ae.Err.Message = s.call.u.redact(ae.Err.Message) // provider text, which may echo a key
 		return ae
 	}
 	return s.call.StreamError(err)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"aigateway/internal/bodyio"
@@ -156,6 +157,16 @@ func (c *Call) ReadErrorBody() []byte {
 		}
 	}
 	return body
+}
+
+// redact replaces the configured secrets in text.
+func (u *Upstream) redact(text string) string {
+	for _, s := range u.Secrets {
+		if len(s) > 0 {
+			text = strings.ReplaceAll(text, string(s), "[redacted]")
+		}
+	}
+	return text
 }
 
 // RetryHeaders returns the rate-limit hints of an error response worth

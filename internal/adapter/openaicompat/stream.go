@@ -29,11 +29,14 @@ func (s *stream) Next() ([]byte, error) {
 	if s.done {
 		return nil, io.EOF
 	}
+	// Restart the idle countdown right before reading: the time the
+	// handler spent writing the last chunk to a slow client is not
+	// upstream silence.
+	s.call.Kick()
 	ev, err := s.r.Next()
 	if err != nil {
 		return nil, s.call.StreamError(err)
 	}
-	s.call.Kick()
 	if sse.IsDone(ev.Data) {
 		s.done = true
 		s.call.Finished()
