@@ -128,3 +128,19 @@ func TestUpstreamErrorScrubsKey(t *testing.T) {
 		t.Errorf("status %d, body %s: want 401 with the key redacted", status, resp)
 	}
 }
+
+// A secret given in an ENV: header is scrubbed like the API key.
+func TestUpstreamErrorScrubsHeaderSecret(t *testing.T) {
+	g := startGateway(t, gatewayOptions{
+		env:         map[string]string{"TEAM_KEY": "team-secret-987654"},
+		extraModels: `{"id": "hs", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "headers": {"X-Team-Key": "ENV:TEAM_KEY"}}`,
+	})
+	body := `{"model":"hs","messages":[{"role":"user","content":"hi"}],"mock":{"status":403,"error_message":"team key team-secret-987654 is not allowed"}}`
+	status, _, resp := g.post(t, "/v1/chat/completions", body)
+	if status != 403 || strings.Contains(resp, "team-secret-987654") || !strings.Contains(resp, "[redacted]") {
+		t.Errorf("status %d, body %s: want 403 with the header secret redacted", status, resp)
+	}
+	if up := g.lastUpstream(t).Header.Get("X-Team-Key"); up != "team-secret-987654" {
+		t.Errorf("upstream X-Team-Key = %q", up)
+	}
+}

@@ -46,7 +46,7 @@ type Deps struct {
 var constructors = map[string]func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error){
 	config.AdapterOpenAICompat: func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 		return openaicompat.New(openaicompat.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	},
@@ -60,6 +60,18 @@ type unavailableError string
 
 func (e unavailableError) Error() string { return string(e) }
 
+// headerSecrets returns the resolved values of headers configured as
+// "ENV:NAME": secrets like the API key, kept out of error messages.
+func headerSecrets(m *config.Model, resolved map[string]string) []string {
+	var out []string
+	for name, v := range m.Headers {
+		if strings.HasPrefix(v, "ENV:") {
+			out = append(out, resolved[name])
+		}
+	}
+	return out
+}
+
 // timeouts converts the entry's per-phase timeouts for the adapters.
 func timeouts(m *config.Model) adapter.Timeouts {
 	t := m.Timeouts
@@ -71,12 +83,12 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 	switch m.Protocol {
 	case config.ProtocolAnthropic:
 		return anthropic.New(anthropic.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers,
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, FetchImages: m.FetchImages,
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers), FetchImages: m.FetchImages,
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	case config.ProtocolTemplate:
@@ -106,6 +118,9 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 	}
 	if key != "" {
 		o.Upstream.Secrets = [][]byte{[]byte(key)}
+	}
+	for _, v := range headerSecrets(m, headers) {
+		o.Upstream.Secrets = append(o.Upstream.Secrets, []byte(v))
 	}
 	if s := t.Stream; s != nil {
 		o.Stream = &template.StreamConfig{Format: s.Format, Body: s.Body, Text: s.Text, Done: s.Done, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens}

@@ -27,7 +27,10 @@ type Options struct {
 	Temperature *float64
 	MaxTokens   *int
 	Headers     map[string]string // extra upstream headers
-	Timeout     time.Duration
+	// Secrets are other values (from ENV: headers) to keep out of error
+	// messages, like the API key.
+	Secrets []string
+	Timeout time.Duration
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
 	Timeouts  adapter.Timeouts
 	Transport http.RoundTripper
@@ -65,6 +68,9 @@ func New(o Options) *Adapter {
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
+	}
+	for _, v := range o.Secrets {
+		a.up.Secrets = append(a.up.Secrets, []byte(v))
 	}
 	return a
 }

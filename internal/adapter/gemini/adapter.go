@@ -24,6 +24,9 @@ type Options struct {
 	Temperature *float64
 	MaxTokens   *int
 	Headers     map[string]string // extra upstream headers
+	// Secrets are other values (from ENV: headers) to keep out of error
+	// messages, like the API key.
+	Secrets []string
 	// FetchImages lets the gateway download http(s) image URLs, which
 	// Gemini cannot take, within FetchMaxBytes and FetchTimeout.
 	FetchImages   bool
@@ -72,6 +75,9 @@ func New(o Options) *Adapter {
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
+	}
+	for _, v := range o.Secrets {
+		a.up.Secrets = append(a.up.Secrets, []byte(v))
 	}
 	if o.FetchImages {
 		f := &fetcher{transport: o.Transport, maxBytes: o.FetchMaxBytes, timeout: o.FetchTimeout}

@@ -39,6 +39,9 @@ type Options struct {
 	Timeouts adapter.Timeouts
 	// Headers are extra upstream headers, set after the gateway's own.
 	Headers map[string]string
+	// Secrets are other values (from ENV: headers) to keep out of error
+	// messages, like the API key.
+	Secrets []string
 	// Transport sends the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
 }
@@ -71,6 +74,9 @@ func New(o Options) *Adapter {
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
+	}
+	for _, v := range o.Secrets {
+		a.up.Secrets = append(a.up.Secrets, []byte(v))
 	}
 	return a
 }
