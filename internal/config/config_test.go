@@ -63,7 +63,7 @@ var badFiles = map[string]string{
 	"pool-retries-differ.bad.json":   `: models[1] (id "x"): retries: differs from models[0], the first entry of the pool "x" (pool settings are shared; set them once)`,
 	"fallback-unknown.bad.json":      `: models[0] (id "x"): fallbacks[0]: no model has the id "nope"`,
 	"fallback-self.bad.json":         `: models[0] (id "x"): fallbacks[0]: "x" is the model itself`,
-	"weight-zero.bad.json":           `: models[0] (id "x"): weight: must be at least 1, got 0`,
+	"weight-zero.bad.json":           `: models[0] (id "x"): weight: must be between 1 and 1000000, got 0`,
 	"priority-negative.bad.json":     `: models[0] (id "x"): priority: must be 0 or more (lower is preferred), got -1`,
 	"retries-range.bad.json":         `: models[0] (id "x"): retries: must be between 0 and 10, got 11`,
 	"idle-timeout-zero.bad.json":     `: models[0] (id "x"): idle_timeout: must be greater than 0 and at most 86400 seconds, got 0`,
@@ -109,7 +109,7 @@ var badFiles = map[string]string{
 
 	// api_key (the files' secrets contain "SECRET", checked below)
 	"api-key-env-empty.bad.json": `: models[0] (id "x"): api_key: "ENV:" must be followed by an environment variable name`,
-	"api-key-env-bad.bad.json":   `: models[0] (id "x"): api_key: invalid environment variable name "1BAD" (must match [A-Za-z_][A-Za-z0-9_]*)`,
+	"api-key-env-bad.bad.json":   `: models[0] (id "x"): api_key: "ENV:" must be followed by a valid environment variable name (matching [A-Za-z_][A-Za-z0-9_]*)`,
 	"api-key-newline.bad.json":   `: models[0] (id "x"): api_key: literal key must not contain whitespace or control characters (it is sent in an HTTP header)`,
 	"api-key-space.bad.json":     `: models[0] (id "x"): api_key: literal key must not contain whitespace or control characters (it is sent in an HTTP header)`,
 	"api-key-empty.bad.json":     `: models[0] (id "x"): api_key: must not be empty (omit it when the upstream needs no key)`,

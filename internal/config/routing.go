@@ -8,12 +8,15 @@ import (
 	"time"
 )
 
+// maxWeight keeps the sum of a pool's weights far from overflowing.
+const maxWeight = 1_000_000
+
 // setRouting reads the pool, retry, timeout and breaker fields.
 func setRouting(m *Model, w *wireModel) error {
 	m.Weight = 1
 	if n := w.Weight; n != nil {
-		if *n < 1 {
-			return fmt.Errorf("weight: must be at least 1, got %d", *n)
+		if *n < 1 || *n > maxWeight {
+			return fmt.Errorf("weight: must be between 1 and %d, got %d", maxWeight, *n)
 		}
 		m.Weight = *n
 	}

@@ -288,7 +288,8 @@ func setAPIKey(m *Model, s string) error {
 	case fromEnv && name == "":
 		return errors.New(`"ENV:" must be followed by an environment variable name`)
 	case fromEnv && !isEnvName(name):
-		return fmt.Errorf("invalid environment variable name %s (must match [A-Za-z_][A-Za-z0-9_]*)", strconv.Quote(truncate(name)))
+		// Not echoed: a key pasted after "ENV:" by mistake must not reach a log.
+		return errors.New(`"ENV:" must be followed by a valid environment variable name (matching [A-Za-z_][A-Za-z0-9_]*)`)
 	case fromEnv:
 		m.APIKeyEnv = name
 	case s == "":

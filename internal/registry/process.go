@@ -6,14 +6,25 @@ import (
 	"aigateway/internal/config"
 )
 
-// newProcess builds the adapter for a local program. A program that is
-// missing or not executable leaves the model unavailable with the reason,
-// like a missing key, instead of failing the whole gateway.
+// newProcess builds the adapter for a local program.
 func newProcess(m *config.Model, _ string, _ map[string]string, d *Deps) (adapter.Adapter, error) {
+	o, err := processOptions(m, d)
+	if err != nil {
+		return nil, err
+	}
+	return process.New(o)
+}
+
+// processOptions resolves a process entry's environment and checks that its
+// program can run. A program that is missing or not executable, or an unset
+// ENV: variable, leaves the model unavailable with the reason, like a
+// missing key, instead of failing the whole gateway. It runs on every
+// (re)load, also when the adapter itself is reused.
+func processOptions(m *config.Model, d *Deps) (process.Options, error) {
 	p := m.Process
 	env, secrets, why, ok := p.ResolveEnv(d.LookupEnv)
 	if !ok {
-		return nil, unavailableError(why)
+		return process.Options{}, unavailableError(why)
 	}
 	o := process.Options{
 		ID: m.ID, Command: p.Command, Model: m.Model, Workdir: p.Workdir, Env: env, Secrets: secrets,
@@ -23,10 +34,10 @@ func newProcess(m *config.Model, _ string, _ map[string]string, d *Deps) (adapte
 		KillGrace: p.KillGrace,
 	}
 	if err := process.Validate(&o); err != nil {
-		return nil, err
+		return o, err
 	}
 	if why, ok := process.Check(&o); !ok {
-		return nil, unavailableError(why)
+		return o, unavailableError(why)
 	}
-	return process.New(o)
+	return o, nil
 }

@@ -279,6 +279,13 @@ func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 	// The reuse key covers the resolved secrets too: a rotated key in the
 	// environment must reach the upstream after a reload.
 	reuse := cm.PoolKey() + "\x00" + key + "\x00" + fmt.Sprint(headers)
+	if cm.Process != nil {
+		o, err := processOptions(cm, d) // the program must still be there, even for a reused adapter
+		if err != nil {
+			return err
+		}
+		reuse += "\x00" + strings.Join(o.Env, "\x00")
+	}
 	r.byKey[reuse] = dep
 	if d.Previous != nil {
 		if old := d.Previous.byKey[reuse]; old != nil && old.Adapter != nil {

@@ -3,6 +3,9 @@ package registry
 import (
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"aigateway/internal/breaker"
@@ -79,4 +82,26 @@ func TestPoolSettingsFromDisabledFirstEntry(t *testing.T) {
 	if m.Retries != 0 || len(m.Fallbacks) != 1 || len(m.Deployments) != 1 {
 		t.Errorf("retries %d, fallbacks %v, %d deployments", m.Retries, m.Fallbacks, len(m.Deployments))
 	}
+}
+
+// A reload checks a process model's program again, even when its entry did
+// not change.
+func TestReloadChecksProgramAgain(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "model.sh")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"models": [{"id": "p", "adapter": "process", "command": [` + strconv.Quote(prog) + `, "{prompt}"]}]}`
+	first := build(t, cfg, Deps{})
+	if m, _ := first.Lookup("p"); m.Unavailable != "" {
+		t.Fatalf("unavailable at first: %s", m.Unavailable)
+	}
+	os.Remove(prog)
+	second := build(t, cfg, Deps{Previous: first})
+	if m, _ := second.Lookup("p"); m.Unavailable == "" {
+		t.Error("the removed program is still reported available after a reload")
+	}
+	first.Close()
+	second.Close()
 }

@@ -96,6 +96,9 @@ func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if creq.Stream {
 		h.Set("Accept", "text/event-stream")
 	}
+	if req.RequestID != "" {
+		h.Set("X-Request-Id", req.RequestID)
+	}
 	call, err := a.up.Send(ctx, http.MethodPost, a.url, h, body)
 	if err != nil {
 		return nil, err

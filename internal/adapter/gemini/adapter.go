@@ -130,12 +130,14 @@ func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if err != nil {
 		return nil, err
 	}
-	h := a.header
+	h := a.header.Clone()
 	target := a.methodURL("generateContent")
 	if creq.Stream {
-		h = a.header.Clone()
 		h.Set("Accept", "text/event-stream")
 		target = a.methodURL("streamGenerateContent") + "?alt=sse"
+	}
+	if req.RequestID != "" {
+		h.Set("X-Request-Id", req.RequestID)
 	}
 	call, err := a.up.Send(ctx, http.MethodPost, target, h, body)
 	if err != nil {
