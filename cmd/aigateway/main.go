@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -160,9 +161,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
 		"models", len(file.Models), "available", countAvailable(reg))
 
-	// Reload on SIGHUP and when the file changes. Registries replaced by a
-	// reload stay open: requests in flight finish on their adapters.
-	var retired []*registry.Registry
+	// Reload on SIGHUP and when the file changes. Adapters a reload drops
+	// stay open, since requests in flight finish on them; the ones holding
+	// resources (local programs) are closed at shutdown.
+	retired := map[io.Closer]bool{}
 	var retiredMu sync.Mutex
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -183,8 +185,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 				return fmt.Errorf("%s: %w", s.config, err)
 			}
 			old := rt.Swap(next)
+			kept := next.Closers()
 			retiredMu.Lock()
-			retired = append(retired, old)
+			for _, c := range old.Closers() {
+				if !slices.Contains(kept, c) {
+					retired[c] = true
+				}
+			}
 			retiredMu.Unlock()
 			log.Info("serving the reloaded config", "models", len(f.Models), "available", countAvailable(next))
 			return nil
@@ -220,12 +227,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	stopWatching()
 	<-watched
 	retiredMu.Lock()
-	for _, r := range append(retired, rt.Registry()) {
-		if err := r.Close(); err != nil { // stops local programs still running
+	for c := range retired {
+		if err := c.Close(); err != nil {
 			log.Warn("closing adapters", "error", err)
 		}
 	}
 	retiredMu.Unlock()
+	if err := rt.Registry().Close(); err != nil { // stops local programs still running
+		log.Warn("closing adapters", "error", err)
+	}
 	log.Info("stopped")
 	return nil
 }

@@ -313,17 +313,28 @@ func (r *Registry) Lookup(id string) (*Model, bool) {
 }
 
 // Close releases adapters that hold resources (running local programs). It
-// is called once, when the gateway stops, after in-flight requests drained.
+// is called when the gateway stops, after in-flight requests drained.
 // A reload does not close the registry it replaces: requests still running
-// on its adapters finish there.
+// on its adapters finish there (see Closers).
 func (r *Registry) Close() error {
 	var errs []error
-	for _, dep := range r.deployments {
-		if c, ok := dep.Adapter.(io.Closer); ok {
-			errs = append(errs, c.Close())
-		}
+	for _, c := range r.Closers() {
+		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Closers returns the adapters that hold resources, so that after a reload
+// the gateway can keep the ones the new registry no longer uses and close
+// them at shutdown.
+func (r *Registry) Closers() []io.Closer {
+	var out []io.Closer
+	for _, dep := range r.deployments {
+		if c, ok := dep.Adapter.(io.Closer); ok && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Entries calls fn for every configured entry in config order, disabled
