@@ -1,6 +1,8 @@
 package adapter
 
 import (
+	"bufio"
+	"bytes"
 	"errors"
 	"io"
 
@@ -9,12 +11,17 @@ import (
 
 var errEventTooLarge = sse.ErrEventTooLarge
 
-// translatedStream reads a provider's SSE stream and hands each event to a
+// eventSource yields the upstream's events: SSE events, or JSON lines.
+type eventSource interface {
+	Next() (sse.Event, error)
+}
+
+// translatedStream reads a provider's stream and hands each event to a
 // Translator, returning the OpenAI chunks it yields one at a time. It reads
 // on the caller's goroutine, like every Stream.
 type translatedStream struct {
 	call    *Call
-	r       *sse.Reader
+	r       eventSource
 	t       Translator
 	pending [][]byte // chunks yielded but not yet returned
 	done    bool     // the upstream ended properly; return pending, then EOF
@@ -24,6 +31,44 @@ type translatedStream struct {
 // NewTranslatedStream returns a Stream over call's SSE body, converted by t.
 func NewTranslatedStream(call *Call, t Translator) Stream {
 	return &translatedStream{call: call, r: sse.NewReader(call.Resp.Body, call.u.MaxResponse()), t: t}
+}
+
+// NewTranslatedLines returns a Stream over call's JSON-lines body (one JSON
+// object per line), each line handed to t as the Data of an event. Blank
+// lines are skipped; a last line without a newline still counts.
+func NewTranslatedLines(call *Call, t Translator) Stream {
+	return &translatedStream{call: call, r: &lineReader{br: bufio.NewReader(call.Resp.Body), max: call.u.MaxResponse()}, t: t}
+}
+
+// lineReader reads non-blank lines, none longer than max bytes (an oversized
+// line is sse.ErrEventTooLarge, reported as upstream_response_too_large).
+type lineReader struct {
+	br   *bufio.Reader
+	max  int
+	line []byte // reused
+}
+
+func (l *lineReader) Next() (sse.Event, error) {
+	for {
+		l.line = l.line[:0]
+		for {
+			frag, err := l.br.ReadSlice('\n')
+			if len(l.line)+len(frag) > l.max {
+				return sse.Event{}, sse.ErrEventTooLarge
+			}
+			l.line = append(l.line, frag...)
+			if errors.Is(err, bufio.ErrBufferFull) {
+				continue
+			}
+			if err != nil && (err != io.EOF || len(l.line) == 0) {
+				return sse.Event{}, err
+			}
+			break // a line, maybe the last one without a newline
+		}
+		if line := bytes.TrimSpace(l.line); len(line) > 0 {
+			return sse.Event{Data: line}, nil
+		}
+	}
 }
 
 func (s *translatedStream) Next() ([]byte, error) {

@@ -217,7 +217,7 @@ func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if streamUp && !(a.stream.Format == "sse" && isJSON(call.Resp.Header.Get("Content-Type"))) {
 		t := newTranslator(a, cw, cr.IncludeUsage())
 		if a.stream.Format == "jsonl" {
-			return &adapter.Response{Stream: newLineStream(call, t, a.up.MaxResponse())}, nil
+			return &adapter.Response{Stream: adapter.NewTranslatedLines(call, t)}, nil
 		}
 		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, t)}, nil
 	}
