@@ -240,7 +240,7 @@ func resolveProgram(workdir, program string) string {
 // or ended, so that a program that fails at once is an HTTP error.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	if req.Op != adapter.OpChat {
-		return nil, badRequest("", "unsupported_endpoint", "model %q (process) does not support /v1%s", a.o.ID, req.Op.Path())
+		return nil, adapter.BadRequest("", "unsupported_endpoint", "model %q (process) does not support /v1%s", a.o.ID, req.Op.Path())
 	}
 	cr, oerr := openai.DecodeChatRequest(req.Body)
 	if oerr != nil {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"text/template"
+
+	"aigateway/internal/adapter"
 )
 
 // PromptMessage is one message as a PromptTemplate sees it.
@@ -40,30 +42,14 @@ func newPromptData(msgs []PromptMessage, model string) *PromptData {
 	return d
 }
 
-// plainPrompt is the format of the template adapter's {{prompt}}: the
-// system text first, then the turns, separated by blank lines, ending with
-// "Assistant:" for the model to continue. A lone user message is its text.
+// plainPrompt is the format of the template adapter's {{prompt}}
+// (adapter.PlainPrompt).
 func plainPrompt(d *PromptData) string {
-	if len(d.Messages) == 1 && d.Messages[0].Role == "user" {
-		return d.Messages[0].Content
+	turns := make([]adapter.TextTurn, len(d.Messages))
+	for i, m := range d.Messages {
+		turns[i] = adapter.TextTurn{Role: m.Role, Name: m.Name, Text: m.Content}
 	}
-	var b strings.Builder
-	if d.System != "" {
-		b.WriteString("System: ")
-		b.WriteString(d.System)
-		b.WriteString("\n\n")
-	}
-	for _, t := range d.Turns {
-		if t.Role == "user" {
-			b.WriteString("User: ")
-		} else {
-			b.WriteString("Assistant: ")
-		}
-		b.WriteString(t.Content)
-		b.WriteString("\n\n")
-	}
-	b.WriteString("Assistant:")
-	return b.String()
+	return adapter.PlainPrompt(turns)
 }
 
 // chatmlPrompt is ChatML, as in Qwen's chat template.

@@ -1,7 +1,6 @@
 package process
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
@@ -18,20 +17,19 @@ type job struct {
 	promptTokens int64 // estimated
 }
 
-// badRequest is a 400 for a request the program cannot honour.
-func badRequest(param, code, format string, args ...any) *adapter.Error {
-	return &adapter.Error{Status: http.StatusBadRequest, Err: openai.Error{
-		Type: openai.TypeInvalidRequest, Param: param, Code: code, Message: fmt.Sprintf(format, args...)}}
-}
-
 // job checks req and renders the prompt and the arguments.
 func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
-	if err := a.checkFields(req); err != nil {
+	text := adapter.TextOnly{ID: a.o.ID, Kind: "process"}
+	if err := text.Check(req, adapter.TextLimits{Strict: true}); err != nil {
 		return nil, err
 	}
-	msgs, err := a.messages(req.Messages)
+	turns, err := text.Turns(req.Messages)
 	if err != nil {
 		return nil, err
+	}
+	msgs := make([]PromptMessage, len(turns))
+	for i, t := range turns {
+		msgs[i] = PromptMessage{Role: t.Role, Content: t.Text, Name: t.Name}
 	}
 	prompt, err := a.prompt(msgs)
 	if err != nil {
@@ -51,80 +49,13 @@ func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
 		v.temperature = *req.Temperature
 	}
 	if a.promptArg && strings.IndexByte(prompt, 0) >= 0 {
-		return nil, badRequest("messages", "invalid_value", "model %q (process) passes the prompt as a command-line argument, which cannot hold a NUL character", a.o.ID)
+		return nil, adapter.BadRequest("messages", "invalid_value", "model %q (process) passes the prompt as a command-line argument, which cannot hold a NUL character", a.o.ID)
 	}
 	j := &job{prompt: prompt, stdin: !a.promptArg, promptTokens: estimateTokens(len(prompt)), argv: make([]string, len(a.args))}
 	for i, ar := range a.args {
 		j.argv[i] = ar.render(v)
 	}
 	return j, nil
-}
-
-// checkFields rejects the request fields a program cannot honour.
-func (a *Adapter) checkFields(req *openai.ChatRequest) error {
-	id := a.o.ID
-	if req.N != nil && *req.N > 1 {
-		return badRequest("n", "unsupported_value", "model %q (process) returns one choice; n must be 1, got %d", id, *req.N)
-	}
-	if len(req.Tools) > 0 {
-		return badRequest("tools", "unsupported_parameter", "model %q (process) does not support tools", id)
-	}
-	tc, oerr := openai.ParseToolChoice(req.ToolChoice)
-	if oerr != nil {
-		return &adapter.Error{Status: http.StatusBadRequest, Err: *oerr}
-	}
-	if tc.Mode == "required" || tc.Mode == "function" { // "auto" and "none" without tools ask for nothing
-		return badRequest("tool_choice", "unsupported_parameter", "model %q (process) does not support tools, so tool_choice cannot be honoured", id)
-	}
-	if rf := req.ResponseFormat; rf != nil && rf.Type != "" && rf.Type != "text" {
-		return badRequest("response_format", "unsupported_parameter", "model %q (process) does not support response_format %q", id, rf.Type)
-	}
-	if (req.Logprobs != nil && *req.Logprobs) || req.TopLogprobs != nil {
-		return badRequest("logprobs", "unsupported_parameter", "model %q (process) does not return logprobs", id)
-	}
-	if lb := bytes.TrimSpace(req.LogitBias); len(lb) > 0 && !bytes.Equal(lb, []byte("null")) && !bytes.Equal(lb, []byte("{}")) {
-		return badRequest("logit_bias", "unsupported_parameter", "model %q (process) does not support logit_bias", id)
-	}
-	if len(req.Stop) > 0 {
-		return badRequest("stop", "unsupported_parameter", "model %q (process) cannot honour stop sequences", id)
-	}
-	if n := req.MaxOutputTokens(); n != nil && *n < 1 {
-		param := "max_tokens"
-		if req.MaxCompletionTokens != nil {
-			param = "max_completion_tokens"
-		}
-		return badRequest(param, "invalid_value", "%s must be at least 1, got %d", param, *n)
-	}
-	return nil
-}
-
-// messages checks the messages and returns their text. Only system,
-// developer (as system), user and assistant messages with text are accepted.
-func (a *Adapter) messages(msgs []openai.Message) ([]PromptMessage, error) {
-	id := a.o.ID
-	out := make([]PromptMessage, 0, len(msgs))
-	for i, m := range msgs {
-		text, onlyText := m.Content.PlainText()
-		if !onlyText {
-			return nil, badRequest(fmt.Sprintf("messages[%d].content", i), "unsupported_value", "model %q (process) accepts text only", id)
-		}
-		role := m.Role
-		switch role {
-		case "developer":
-			role = "system"
-		case "system", "user":
-		case "assistant":
-			if len(m.ToolCalls) > 0 {
-				return nil, badRequest(fmt.Sprintf("messages[%d].tool_calls", i), "unsupported_value", "model %q (process) does not support tool calls", id)
-			}
-		case "tool", "function":
-			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "unsupported_value", "model %q (process) does not support %s messages", id, role)
-		default:
-			return nil, badRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value", "messages[%d].role: unknown role %q", i, role)
-		}
-		out = append(out, PromptMessage{Role: role, Content: text, Name: m.Name})
-	}
-	return out, nil
 }
 
 // prompt renders the messages with the template or the format.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
 )
 
@@ -30,8 +31,8 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			return
 		}
-		conv := conversation{{role: "system", text: system}, {role: "user", text: text, name: user}, {role: "assistant", text: text}, {role: "user", text: stop}}
-		v := &values{model: text, prompt: conv.prompt(), messages: conv.json(), user: user}
+		conv := []adapter.TextTurn{{Role: "system", Text: system}, {Role: "user", Text: text, Name: user}, {Role: "assistant", Text: text}, {Role: "user", Text: stop}}
+		v := &values{model: text, prompt: adapter.PlainPrompt(conv), messages: messagesJSON(conv), user: user}
 		if some {
 			if !math.IsNaN(temp) && !math.IsInf(temp, 0) { // JSON cannot carry these
 				v.temperature = &temp
@@ -53,10 +54,10 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("round trip %q -> %q", text, back)
 		}
 		var msgs []map[string]string
-		if err := json.Unmarshal(conv.json(), &msgs); err != nil || len(msgs) != 4 {
+		if err := json.Unmarshal(messagesJSON(conv), &msgs); err != nil || len(msgs) != 4 {
 			t.Fatalf("messages JSON: %v", err)
 		}
-		if p := conv.prompt(); !strings.HasSuffix(p, "Assistant:") {
+		if p := adapter.PlainPrompt(conv); !strings.HasSuffix(p, "Assistant:") {
 			t.Fatalf("prompt %q does not end with Assistant:", p)
 		}
 	})

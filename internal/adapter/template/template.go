@@ -187,7 +187,7 @@ func New(o Options) (*Adapter, error) {
 // Send implements adapter.Adapter.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	if req.Op != adapter.OpChat {
-		return nil, badRequest("", "unsupported_endpoint", "model %q (template) does not support /v1%s", a.up.ID, req.Op.Path())
+		return nil, adapter.BadRequest("", "unsupported_endpoint", "model %q (template) does not support /v1%s", a.up.ID, req.Op.Path())
 	}
 	cr, oerr := openai.DecodeChatRequest(req.Body)
 	if oerr != nil {
