@@ -16,12 +16,14 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/connlimit"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -47,6 +49,9 @@ type settings struct {
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
+	maxConns        int64 // 0: from the open-file limit
+	bodyTimeout     time.Duration
+	bodyMinRate     int64
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -89,6 +94,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", envDuration("AIGATEWAY_SHUTDOWN_TIMEOUT", 30*time.Second), "on SIGINT/SIGTERM, how long in-flight requests and streams may take to finish (env AIGATEWAY_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&s.logFormat, "log-format", env("AIGATEWAY_LOG_FORMAT", "text"), "log format: text or json (env AIGATEWAY_LOG_FORMAT)")
 	fs.StringVar(&s.logLevel, "log-level", env("AIGATEWAY_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env AIGATEWAY_LOG_LEVEL)")
+	fs.Int64Var(&s.maxConns, "max-connections", envInt("AIGATEWAY_MAX_CONNECTIONS", 0), "most client connections served at once; 0 derives it from the open-file limit (env AIGATEWAY_MAX_CONNECTIONS)")
+	fs.DurationVar(&s.bodyTimeout, "body-read-timeout", envDuration("AIGATEWAY_BODY_READ_TIMEOUT", api.DefaultBodyReadTimeout), "how long a request body may take to start arriving (env AIGATEWAY_BODY_READ_TIMEOUT)")
+	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +111,15 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	}
 	if s.maxBody <= 0 {
 		return nil, fmt.Errorf("--max-body-bytes: must be positive, got %d", s.maxBody)
+	}
+	if s.maxConns < 0 {
+		return nil, fmt.Errorf("--max-connections: must not be negative, got %d", s.maxConns)
+	}
+	if s.bodyTimeout <= 0 {
+		return nil, fmt.Errorf("--body-read-timeout: must be positive, got %s", s.bodyTimeout)
+	}
+	if s.bodyMinRate <= 0 {
+		return nil, fmt.Errorf("--body-min-rate: must be positive, got %d", s.bodyMinRate)
 	}
 	if s.shutdownTimeout < 0 {
 		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
@@ -148,18 +165,42 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", s.config, err)
 	}
 	rt := router.New(reg)
+	fileLimit, err := raiseFileLimit()
+	if err != nil {
+		log.Warn("could not raise the open-file limit", "limit", fileLimit, "error", err)
+	}
+	maxConns := int(s.maxConns)
+	if maxConns == 0 {
+		maxConns = defaultMaxConnections(fileLimit)
+	}
+	raw, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	var rejected atomic.Int64
+	ln, err := connlimit.NewListener(raw, connlimit.Options{Max: maxConns, OnReject: func() {
+		if n := rejected.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... rejection
+			log.Warn("connection limit reached; closing new connections", "max_connections", maxConns, "rejected", n)
+		}
+	}})
+	if err != nil {
+		raw.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody}),
+		Handler: connlimit.Handler(
+			api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
+				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate}),
+			isProbe),
+		ConnContext:       connlimit.ConnContext,
+		ConnState:         ln.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(s.host, strconv.Itoa(s.port)))
-	if err != nil {
-		return fmt.Errorf("listening: %w", err)
-	}
 	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
-		"models", len(file.Models), "available", countAvailable(reg))
+		"models", len(file.Models), "available", countAvailable(reg),
+		"max_connections", maxConns, "open_file_limit", fileLimit)
 
 	// Reload on SIGHUP and when the file changes. Adapters a reload drops
 	// stay open, since requests in flight finish on them; the ones holding
@@ -238,6 +279,28 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// isProbe reports whether path is a health or readiness check, answered
+// even at the connection limit.
+func isProbe(path string) bool { return path == "/health" }
+
+// defaultMaxConnections derives the connection cap from the open-file
+// limit: each client connection may need an upstream connection (or a local
+// program's pipes) too, and some descriptors go to the config watcher, the
+// log and the probe reserve. Unknown limits get a fixed cap.
+func defaultMaxConnections(fileLimit uint64) int {
+	const (
+		spare    = 64 + connlimit.DefaultReserve
+		fallback = 4096
+		ceiling  = 16384 // about 0.5 GB of connection buffers and goroutines
+		floor    = 16
+	)
+	if fileLimit == 0 {
+		return fallback
+	}
+	n := (int64(min(fileLimit, 1<<40)) - spare) / 2
+	return int(max(floor, min(n, ceiling)))
 }
 
 // countAvailable counts the deployments that can serve.

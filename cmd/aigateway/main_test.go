@@ -313,3 +313,21 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("the rejected config's error is not in the log:\n%s", logs.String())
 	}
 }
+
+func TestDefaultMaxConnections(t *testing.T) {
+	for _, tc := range []struct {
+		fileLimit uint64
+		want      int
+	}{
+		{0, 4096},         // unknown limit
+		{100, 16},         // tiny limit: the floor
+		{1024, 464},       // a common shell default
+		{65536, 16384},    // capped
+		{1 << 63, 16384},  // "unlimited"
+		{8192 + 96, 4096}, // half of what is left after the spare descriptors
+	} {
+		if got := defaultMaxConnections(tc.fileLimit); got != tc.want {
+			t.Errorf("defaultMaxConnections(%d) = %d; want %d", tc.fileLimit, got, tc.want)
+		}
+	}
+}

@@ -79,7 +79,11 @@ type gatewayOptions struct {
 	extraModels  string // more models.json entries, comma-separated; MOCK is replaced by the mock's URL
 	chatDefaults string // extra fields of the "chat" entry, e.g. `"temperature": 0.5,`
 	maxBody      int64
-	env          map[string]string
+	// bodyTimeout and bodyRate set api.Options.BodyReadTimeout and
+	// BodyMinRate; zero means the defaults.
+	bodyTimeout time.Duration
+	bodyRate    int64
+	env         map[string]string
 	// extraMocks starts more mock upstreams; MOCK1, MOCK2, ... in
 	// extraModels name them (MOCK alone is the first mock).
 	extraMocks []mockllm.Options
@@ -137,6 +141,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	}
 	g.reg = reg
 	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody,
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate,
 		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
 	t.Cleanup(srv.Close)
 	g.URL, g.logs = srv.URL, logs

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
-	"aigateway/internal/bodyio"
 	"aigateway/internal/openai"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
@@ -20,17 +19,8 @@ import (
 // inference serves chat completions, completions and embeddings: read the
 // body once, peek at model and stream, resolve the model, send, relay.
 func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapter.Op) {
-	body, err := bodyio.ReadAll(r.Body, r.ContentLength, s.maxBody)
-	if err != nil {
-		var tooBig *bodyio.TooLargeError
-		if errors.As(err, &tooBig) {
-			w.Header().Set("Connection", "close") // do not read the rest of a huge body
-			openai.WriteError(w, http.StatusRequestEntityTooLarge, &openai.Error{
-				Type: openai.TypeInvalidRequest, Code: "request_too_large",
-				Message: "The request body exceeds the gateway's limit of " + formatBytes(s.maxBody)})
-			return
-		}
-		rec.status, rec.err = statusClientClosed, err // the client stopped sending
+	body := s.readBody(w, r, rec)
+	if body == nil {
 		return
 	}
 	rec.bytesIn = len(body)

@@ -31,6 +31,12 @@ type Options struct {
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyReadTimeout is how long a request body may take to start
+	// arriving; zero means DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
+	// BodyMinRate is the average rate, in bytes per second, at which the
+	// rest of a body must arrive; zero means DefaultBodyMinRate.
+	BodyMinRate int64
 	// Retry shapes the wait between attempts; zero fields mean the defaults
 	// of RetryPolicy.
 	Retry RetryPolicy
@@ -51,11 +57,21 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	retry   RetryPolicy
+
+	bodyTimeout time.Duration
+	bodyRate    int64
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry}
+	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry,
+		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate}
+	if s.bodyTimeout <= 0 {
+		s.bodyTimeout = DefaultBodyReadTimeout
+	}
+	if s.bodyRate <= 0 {
+		s.bodyRate = DefaultBodyMinRate
+	}
 	if s.retry.Base <= 0 {
 		s.retry.Base = 100 * time.Millisecond
 	}

@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -106,13 +108,46 @@ func (m *Model) PoolKey() string {
 // Load reads and parses the models file at path. Messages name the file by
 // path, so pass the path the operator configured.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		// The *fs.PathError already carries the path; the prefix says what
 		// was being read.
 		return nil, fmt.Errorf("reading models config: %w", err)
 	}
 	return Parse(path, data)
+}
+
+// MaxFileBytes bounds the models file; a real one is a few kilobytes.
+const MaxFileBytes = 16 << 20
+
+// readFile reads a regular file of at most MaxFileBytes. Anything else
+// (a FIFO, a device, a directory) is refused without reading it: opening a
+// FIFO for reading blocks until a writer appears, which would hang a reload
+// and, with it, shutdown.
+func readFile(path string) ([]byte, error) {
+	f, err := openNonBlocking(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("not a regular file (%s)", st.Mode().Type())}
+	}
+	if st.Size() > MaxFileBytes {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("file is larger than %d bytes", MaxFileBytes)}
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileBytes {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("file is larger than %d bytes", MaxFileBytes)}
+	}
+	return data, nil
 }
 
 // Parse parses and validates the contents of a models file. name is used only

@@ -1,0 +1,172 @@
+package connlimit
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// serve starts an HTTP server behind a Listener with the given options and
+// returns its address and the listener.
+func serve(t *testing.T, o Options) (string, *Listener) {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := NewListener(raw, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "done") })
+	srv := &http.Server{
+		Handler:     Handler(mux, func(p string) bool { return p == "/health" }),
+		ConnContext: ConnContext,
+		ConnState:   ln.ConnState,
+	}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { srv.Close() })
+	return raw.Addr().String(), ln
+}
+
+func dial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// get sends one request on c and returns the response.
+func get(t *testing.T, c net.Conn, path string) *http.Response {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatalf("writing the request: %v", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("reading the response to %s: %v", path, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(strings.NewReader(string(body)))
+	return resp
+}
+
+// waitOpen waits until the listener counts the given connections.
+func waitOpen(t *testing.T, ln *Listener, normal, reserve int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, r := ln.Open()
+		if n == normal && r == reserve {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open connections: %d normal, %d reserve; want %d, %d", n, r, normal, reserve)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// closedByServer reports whether the server closed c without a response.
+func closedByServer(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err := c.Read(make([]byte, 1))
+	return err != nil && !isTimeout(err)
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+func TestCapAndReserve(t *testing.T) {
+	var rejected atomic.Int32
+	addr, ln := serve(t, Options{Max: 2, Reserve: 1, OnReject: func() { rejected.Add(1) }})
+
+	// Two connections that never send a request fill the cap.
+	dial(t, addr)
+	dial(t, addr)
+	waitOpen(t, ln, 2, 0)
+
+	// The third goes to the reserve: probes are answered, work is refused.
+	probe := dial(t, addr)
+	if resp := get(t, probe, "/health"); resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Fatalf("/health on a reserve connection: %d, close %v; want 200 and Connection: close", resp.StatusCode, resp.Close)
+	}
+	waitOpen(t, ln, 2, 0) // the reserve place was given back
+
+	work := dial(t, addr)
+	resp := get(t, work, "/work")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"too_many_connections"`) || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("/work on a reserve connection: %d %s; want 503 too_many_connections with Retry-After", resp.StatusCode, body)
+	}
+
+	// With the cap and the reserve both taken, a connection is closed at once.
+	dial(t, addr) // takes the reserve and holds it
+	waitOpen(t, ln, 2, 1)
+	extra := dial(t, addr)
+	if !closedByServer(extra) {
+		t.Fatal("a connection past the cap and the reserve was not closed")
+	}
+	if rejected.Load() == 0 {
+		t.Fatal("OnReject was not called")
+	}
+}
+
+func TestReserveConnectionsExpire(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1, ReserveTimeout: 200 * time.Millisecond})
+	dial(t, addr)
+	held := dial(t, addr) // sends nothing: would hold the reserve forever
+	waitOpen(t, ln, 1, 1)
+	if !closedByServer(held) {
+		t.Fatal("a silent reserve connection was not closed")
+	}
+	waitOpen(t, ln, 1, 0)
+}
+
+func TestIdleConnectionIsEvictedAtTheCap(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1})
+	keepAlive := dial(t, addr)
+	if resp := get(t, keepAlive, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	// keepAlive now sits idle between requests and holds the only place.
+	time.Sleep(20 * time.Millisecond)
+	fresh := dial(t, addr)
+	if resp := get(t, fresh, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a new connection at the cap got %d; want the idle one evicted and 200", resp.StatusCode)
+	}
+	if !closedByServer(keepAlive) {
+		t.Fatal("the idle keep-alive connection was not closed")
+	}
+	waitOpen(t, ln, 1, 0)
+}
+
+func TestClosedConnectionsGiveTheirPlaceBack(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 3})
+	for i := 0; i < 10; i++ {
+		c := dial(t, addr)
+		if resp := get(t, c, "/work"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+		c.Close()
+	}
+	waitOpen(t, ln, 0, 0)
+}
