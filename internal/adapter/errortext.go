@@ -9,7 +9,9 @@ import (
 
 // ErrorText finds a message in an error body that is not in the OpenAI
 // shape: {"error":"..."} (Ollama, vLLM), {"message":"..."} or {"detail":"..."} (FastAPI), or the
-// start of the body as text.
+// start of the body as text. The body must be redacted already (as
+// ReadErrorBody returns it): the start of the body is cut at 300 bytes,
+// and a key cut in two is no longer recognised by redaction.
 func ErrorText(body []byte) string {
 	if gjson.ValidBytes(body) {
 		for _, path := range [...]string{"error", "message", "detail", "error.message"} {

@@ -118,15 +118,16 @@ func (s *translatedStream) read() {
 }
 
 // streamError keeps a translator's *Error (an in-band upstream error, or a
-// cut-off stream) unless the request was canceled meanwhile.
+// cut-off stream) unless the request was canceled meanwhile. Its message
+// and cause are provider text, which may echo a key: they are redacted
+// here, the one place every translated stream's errors pass.
 func (s *translatedStream) streamError(err error) error {
 	if s.call.Ctx.Err() != nil {
 		return s.call.StreamError(err)
 	}
 	var ae *Error
 	if errors.As(err, &ae) {
-		ae.Err.Message = s.call.u.redact(ae.Err.Message) // provider text, which may echo a key
-		return ae
+		return s.call.u.RedactError(ae)
 	}
 	return s.call.StreamError(err)
 }

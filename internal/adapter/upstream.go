@@ -8,15 +8,15 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"aigateway/internal/bodyio"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 // Upstream is what every HTTP adapter needs to talk to one deployment:
-// transport, timeout, limits and the secrets to keep out of error messages.
+// transport, timeout, limits and the secrets to keep out of errors.
 // Adapters fill it once at construction; it is safe for concurrent use.
 type Upstream struct {
 	// ID is the model id clients use; it prefixes error messages.
@@ -31,8 +31,10 @@ type Upstream struct {
 	// MaxResponseBytes bounds a buffered response and each stream event.
 	// Zero means DefaultMaxResponseBytes.
 	MaxResponseBytes int
-	// Secrets are replaced by "[redacted]" in upstream error bodies.
-	Secrets [][]byte
+	// Redactor removes the deployment's secrets (its API key, ENV: header
+	// values) from upstream error text in every form they may take. Nil
+	// removes nothing.
+	Redactor *redact.Redactor
 }
 
 // DefaultMaxResponseBytes bounds a buffered upstream response, so that a
@@ -145,29 +147,20 @@ func (c *Call) ReadBody() ([]byte, error) {
 	return body, nil
 }
 
-// ReadErrorBody reads up to 1 MiB of an error response with the configured
-// secrets redacted, and closes the call. A body that cannot be read is
-// returned as far as it was read.
+// ReadErrorBody reads up to 1 MiB of an error response with the secrets
+// redacted in every form, and closes the call. A body that cannot be read
+// is returned as far as it was read. Redacting the whole body first means
+// that whatever is derived from it holds no secret either: a message a
+// JSON decoder unescaped, or a quote cut short (which could otherwise end
+// with part of a key that redaction would no longer recognise).
 func (c *Call) ReadErrorBody() []byte {
 	defer c.Close()
 	body, _ := io.ReadAll(io.LimitReader(c.Resp.Body, maxErrorBody))
-	for _, s := range c.u.Secrets {
-		if len(s) > 0 {
-			body = bytes.ReplaceAll(body, s, []byte("[redacted]"))
-		}
-	}
-	return body
+	return c.u.Redactor.Bytes(body)
 }
 
-// redact replaces the configured secrets in text.
-func (u *Upstream) redact(text string) string {
-	for _, s := range u.Secrets {
-		if len(s) > 0 {
-			text = strings.ReplaceAll(text, string(s), "[redacted]")
-		}
-	}
-	return text
-}
+// RedactError removes the secrets from err; see the function RedactError.
+func (u *Upstream) RedactError(err error) error { return RedactError(u.Redactor, err) }
 
 // RetryHeaders returns the rate-limit hints of an error response worth
 // passing on to the client, or nil.

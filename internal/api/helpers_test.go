@@ -28,13 +28,18 @@ import (
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a local "model" for the process adapter:
-	// it writes the words of its last argument one by one.
-	if os.Getenv("AIGW_TEST_PROGRAM") == "words" {
+	// "words" writes the words of its last argument one by one; "stderr"
+	// writes $AIGW_TEST_STDERR to standard error and fails.
+	switch os.Getenv("AIGW_TEST_PROGRAM") {
+	case "words":
 		for _, w := range strings.Fields(os.Args[len(os.Args)-1]) {
 			fmt.Print(w, " ")
 			time.Sleep(5 * time.Millisecond)
 		}
 		os.Exit(0)
+	case "stderr":
+		fmt.Fprintln(os.Stderr, "error: cannot load the model with token "+os.Getenv("AIGW_TEST_STDERR"))
+		os.Exit(1)
 	}
 	goleak.VerifyTestMain(m)
 }

@@ -22,6 +22,7 @@ import (
 	"aigateway/internal/adapter/template"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/redact"
 )
 
 // Deps are what adapters share. Zero values mean the documented defaults.
@@ -114,13 +115,8 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 		ID: m.ID, URL: m.BaseURL + t.Path, Model: m.Model, Header: h, Body: t.Body,
 		Response:    template.ResponsePaths{Text: t.Response.Text, PromptTokens: t.Response.PromptTokens, CompletionTokens: t.Response.CompletionTokens, FinishReason: t.Response.FinishReason},
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
-		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m)},
-	}
-	if key != "" {
-		o.Upstream.Secrets = [][]byte{[]byte(key)}
-	}
-	for _, v := range headerSecrets(m, headers) {
-		o.Upstream.Secrets = append(o.Upstream.Secrets, []byte(v))
+		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m),
+			Redactor: redact.New(append([]string{key}, headerSecrets(m, headers)...)...)},
 	}
 	if s := t.Stream; s != nil {
 		o.Stream = &template.StreamConfig{Format: s.Format, Body: s.Body, Text: s.Text, Done: s.Done, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens}

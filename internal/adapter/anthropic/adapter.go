@@ -9,6 +9,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 // APIVersion is the anthropic-version header the conversion is written
@@ -64,19 +65,26 @@ func New(o Options) *Adapter {
 	}
 	if o.APIKey != "" {
 		a.header.Set("X-Api-Key", o.APIKey)
-		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
 	}
-	for _, v := range o.Secrets {
-		a.up.Secrets = append(a.up.Secrets, []byte(v))
-	}
+	a.up.Redactor = redact.New(append([]string{o.APIKey}, o.Secrets...)...)
 	return a
 }
 
-// Send implements adapter.Adapter.
+// Send implements adapter.Adapter. Every error it returns has been
+// through the redactor: an error body, and an error inside a 200 response,
+// are provider text that may echo the key.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	resp, err := a.send(ctx, req)
+	if err != nil {
+		return nil, a.up.RedactError(err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	if req.Op != adapter.OpChat {
 		return nil, adapter.Errorf(http.StatusBadRequest, openai.TypeInvalidRequest, "unsupported_endpoint",
 			"model %q is an Anthropic model and supports only /v1/chat/completions", a.up.ID)

@@ -12,6 +12,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 // Options configure an Adapter. Zero values mean the documented defaults.
@@ -71,14 +72,11 @@ func New(o Options) *Adapter {
 	}
 	if o.APIKey != "" {
 		a.header.Set("X-Goog-Api-Key", o.APIKey)
-		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
 	}
-	for _, v := range o.Secrets {
-		a.up.Secrets = append(a.up.Secrets, []byte(v))
-	}
+	a.up.Redactor = redact.New(append([]string{o.APIKey}, o.Secrets...)...)
 	if o.FetchImages {
 		f := &fetcher{transport: o.Transport, maxBytes: o.FetchMaxBytes, timeout: o.FetchTimeout}
 		if f.maxBytes <= 0 {
@@ -99,8 +97,18 @@ func (a *Adapter) methodURL(method string) string {
 	return a.root + "/models/" + url.PathEscape(a.model) + ":" + method
 }
 
-// Send implements adapter.Adapter.
+// Send implements adapter.Adapter. Every error it returns has been
+// through the redactor: an error body, and an error inside a 200 response,
+// are provider text that may echo the key.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	resp, err := a.send(ctx, req)
+	if err != nil {
+		return nil, a.up.RedactError(err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	switch req.Op {
 	case adapter.OpEmbedding:
 		return a.embed(ctx, req)

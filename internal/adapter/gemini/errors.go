@@ -56,6 +56,17 @@ func ConvertError(status int, body []byte) *adapter.Error {
 	return e
 }
 
+// inBandError is ConvertError for an error inside a 200 response or a
+// stream event. Its Cause names the error rather than quoting the body as
+// ConvertError does: the body came on the success path, which is not
+// redacted, and a quote cut at 512 bytes could end with part of a key that
+// redaction of the finished error would no longer recognise.
+func inBandError(code int, body []byte) *adapter.Error {
+	e := ConvertError(code, body)
+	e.Cause = fmt.Errorf("gemini: in-band error %d %q", code, e.Err.Code)
+	return e
+}
+
 // parseAPIError reads {"error": {...}}, also wrapped in an array as Gemini
 // sends it outside SSE. It returns nil when body is not a Google error.
 func parseAPIError(body []byte) *apiError {

@@ -21,7 +21,7 @@ func ConvertResponse(body []byte, model string, created int64) ([]byte, adapter.
 		return nil, adapter.Usage{}, badUpstream(err, "Gemini returned a response that is not valid JSON")
 	}
 	if r.Error != nil {
-		return nil, adapter.Usage{}, ConvertError(r.Error.Code, body)
+		return nil, adapter.Usage{}, inBandError(r.Error.Code, body)
 	}
 	token := idToken(r.ResponseID, body)
 	out := openai.ChatCompletion{

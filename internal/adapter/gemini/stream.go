@@ -75,7 +75,7 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 // response converts one GenerateContentResponse.
 func (t *translator) response(r *generateContentResponse, raw []byte) ([][]byte, error) {
 	if r.Error != nil {
-		return nil, ConvertError(r.Error.Code, raw)
+		return nil, inBandError(r.Error.Code, raw)
 	}
 	if !t.started {
 		t.started = true

@@ -15,6 +15,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 // Options configure an Adapter. Zero values mean the documented defaults.
@@ -70,19 +71,25 @@ func New(o Options) *Adapter {
 	}
 	if o.APIKey != "" {
 		a.header.Set("Authorization", "Bearer "+o.APIKey)
-		a.up.Secrets = [][]byte{[]byte(o.APIKey)}
 	}
 	for k, v := range o.Headers {
 		a.header.Set(k, v)
 	}
-	for _, v := range o.Secrets {
-		a.up.Secrets = append(a.up.Secrets, []byte(v))
-	}
+	a.up.Redactor = redact.New(append([]string{o.APIKey}, o.Secrets...)...)
 	return a
 }
 
-// Send implements adapter.Adapter.
+// Send implements adapter.Adapter. Every error it returns has been
+// through the redactor, whatever upstream text it quotes.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	resp, err := a.send(ctx, req)
+	if err != nil {
+		return nil, a.up.RedactError(err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	var temperature *float64
 	var maxTokens *int
 	if req.Op != adapter.OpEmbedding { // sampling defaults mean nothing to embeddings

@@ -73,7 +73,7 @@ func (a *Adapter) outcome(p *proc, out *output) (finish string, err error) {
 		msg = fmt.Sprintf("model %q: reading the program's output failed", a.o.ID)
 		cause = out.err
 	}
-	if tail := p.stderr.tail(stderrLines, a.o.Secrets); tail != "" {
+	if tail := p.stderr.tail(stderrLines, a.redactor); tail != "" {
 		msg += "; its standard error ends with:\n" + tail
 		cause = fmt.Errorf("%w; stderr: %s", cause, tail)
 	} else {

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"aigateway/internal/redact"
 )
 
 // readSize is the most one read of standard output takes; each read is
@@ -124,9 +126,10 @@ func (r *ring) Write(p []byte) (int, error) {
 }
 
 // tail returns the last lines of what was written, non-empty ones, with
-// secrets replaced by "[redacted]", as valid UTF-8, each line at most
-// maxLine bytes.
-func (r *ring) tail(lines int, secrets []string) string {
+// secrets replaced by "[redacted]" in every form (before lines are cut
+// short, so that no part of a key is left), as valid UTF-8, each line at
+// most maxLine bytes.
+func (r *ring) tail(lines int, redactor *redact.Redactor) string {
 	data := r.buf
 	if len(data) > r.max {
 		data, r.truncated = data[len(data)-r.max:], true
@@ -139,11 +142,7 @@ func (r *ring) tail(lines int, secrets []string) string {
 			text = ""
 		}
 	}
-	for _, s := range secrets {
-		if s != "" {
-			text = strings.ReplaceAll(text, s, "[redacted]")
-		}
-	}
+	text = redactor.String(text)
 	var out []string
 	all := strings.Split(text, "\n")
 	for i := len(all) - 1; i >= 0 && len(out) < lines; i-- {

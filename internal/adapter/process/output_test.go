@@ -7,6 +7,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"unicode/utf8"
+
+	"aigateway/internal/redact"
 )
 
 // readOutput reads r to its end through an output and returns the texts.
@@ -106,7 +108,7 @@ func TestRingTail(t *testing.T) {
 		r.Write([]byte("line with secret-xyz in it\n"))
 	}
 	r.Write([]byte("progress 10%\rprogress 50%\rprogress 99%\r\n\n  last line  \n"))
-	got := r.tail(3, []string{"secret-xyz", ""})
+	got := r.tail(3, redact.New("secret-xyz", ""))
 	want := "line with [redacted] in it\nprogress 99%\nlast line"
 	if got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
@@ -118,7 +120,7 @@ func TestRingTail(t *testing.T) {
 	// A secret cut by the start of the ring is not shown in part.
 	r = ring{max: 16}
 	r.Write([]byte("xx TOPSECRET1234 yy\nok\n"))
-	if got := r.tail(5, []string{"TOPSECRET1234"}); got != "ok" {
+	if got := r.tail(5, redact.New("TOPSECRET1234")); got != "ok" {
 		t.Errorf("got %q, want ok", got)
 	}
 

@@ -101,6 +101,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 // Defaults for the zero values of Options.
@@ -132,8 +133,9 @@ type Options struct {
 	// Env holds extra "KEY=value" pairs added to the gateway's environment
 	// (values already resolved); they win over the gateway's own.
 	Env []string
-	// Secrets are values replaced by "[redacted]" in standard error text
-	// shown to clients and logs (the resolved ENV: values).
+	// Secrets are values replaced by "[redacted]", in every form (see
+	// package redact), in standard error text shown to clients and logs
+	// (the resolved ENV: values).
 	Secrets []string
 	// PromptFormat is "" or "plain" (the default), "chatml", "llama3" or
 	// "gemma".
@@ -172,6 +174,7 @@ type Adapter struct {
 	promptArg bool    // some argument holds {prompt}
 	tmpl      *template.Template
 	lim       *limiter
+	redactor  *redact.Redactor // of Secrets, for standard error
 
 	mu      sync.Mutex
 	closed  bool
@@ -188,6 +191,7 @@ func New(o Options) (*Adapter, error) {
 	a.o.Command = append([]string(nil), o.Command...)
 	a.o.Env = append([]string(nil), o.Env...)
 	a.o.Secrets = append([]string(nil), o.Secrets...)
+	a.redactor = redact.New(a.o.Secrets...)
 	applyDefaults(&a.o)
 	a.program = resolveProgram(a.o.Workdir, a.o.Command[0])
 	for _, s := range a.o.Command[1:] {

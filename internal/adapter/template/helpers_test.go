@@ -17,6 +17,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -82,7 +83,7 @@ func exampleOptions(url string) Options {
 		Response: ResponsePaths{Text: "output.text", PromptTokens: "usage.input",
 			CompletionTokens: "usage.output", FinishReason: "output.stop_reason"},
 		Stream:   &StreamConfig{Format: "sse", Body: json.RawMessage(`{"stream": true}`), Text: "token.text", Done: "[DONE]"},
-		Upstream: adapter.Upstream{Timeout: 5 * time.Second, Secrets: [][]byte{[]byte(upstreamKey)}},
+		Upstream: adapter.Upstream{Timeout: 5 * time.Second, Redactor: redact.New(upstreamKey)},
 	}
 }
 

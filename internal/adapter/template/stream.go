@@ -10,6 +10,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/redact"
 	"aigateway/internal/sse"
 )
 
@@ -17,7 +18,8 @@ import (
 // lines) into OpenAI chunks. It is created per request.
 type translator struct {
 	cw           openai.ChunkWriter
-	id           string // model id, for error messages
+	id           string           // model id, for error messages
+	redactor     *redact.Redactor // for event data quoted in an error
 	cfg          StreamConfig
 	finishPath   string
 	includeUsage bool
@@ -28,7 +30,7 @@ type translator struct {
 }
 
 func newTranslator(a *Adapter, cw openai.ChunkWriter, includeUsage bool) *translator {
-	return &translator{cw: cw, id: a.up.ID, cfg: *a.stream, finishPath: a.resp.FinishReason,
+	return &translator{cw: cw, id: a.up.ID, redactor: a.up.Redactor, cfg: *a.stream, finishPath: a.resp.FinishReason,
 		includeUsage: includeUsage, finish: "stop"}
 }
 
@@ -43,12 +45,12 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 		return nil, false, nil
 	}
 	if !gjson.ValidBytes(data) {
-		return nil, false, t.streamErr("upstream_invalid_response", "the upstream sent a stream event that is not JSON: %s", adapter.ErrorText(data))
+		return nil, false, t.streamErr("upstream_invalid_response", "the upstream sent a stream event that is not JSON: %s", t.errorText(data))
 	}
 	text := gjson.GetBytes(data, t.cfg.Text)
 	if text.Type != gjson.String {
 		if e := gjson.GetBytes(data, "error"); e.Exists() && e.Type != gjson.Null {
-			return nil, false, t.streamErr("upstream_error", "the upstream reported an error in the stream: %s", adapter.ErrorText(data))
+			return nil, false, t.streamErr("upstream_error", "the upstream reported an error in the stream: %s", t.errorText(data))
 		}
 	}
 	if n, ok := tokens(data, t.cfg.PromptTokens); ok {
@@ -98,6 +100,12 @@ func (t *translator) end(chunks [][]byte) [][]byte {
 		chunks = append(chunks, t.cw.Usage(*openaiUsage(t.prompt, t.completion)))
 	}
 	return chunks
+}
+
+// errorText is adapter.ErrorText of event data, redacted first: ErrorText
+// may cut the text short, and a key cut in two is no longer recognised.
+func (t *translator) errorText(data []byte) string {
+	return adapter.ErrorText(t.redactor.Bytes(data))
 }
 
 func (t *translator) streamErr(code, format string, args ...any) *adapter.Error {

@@ -114,8 +114,8 @@ type Options struct {
 	// no default.
 	Temperature *float64
 	MaxTokens   *int
-	// Upstream is the transport, timeout, limits and secrets. An empty
-	// Upstream.ID is set to ID.
+	// Upstream is the transport, timeout, limits and the redactor of the
+	// secrets. An empty Upstream.ID is set to ID.
 	Upstream adapter.Upstream
 }
 
@@ -184,8 +184,17 @@ func New(o Options) (*Adapter, error) {
 	return a, nil
 }
 
-// Send implements adapter.Adapter.
+// Send implements adapter.Adapter. Every error it returns has been
+// through the redactor, whatever upstream text it quotes.
 func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
+	resp, err := a.send(ctx, req)
+	if err != nil {
+		return nil, a.up.RedactError(err)
+	}
+	return resp, nil
+}
+
+func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Response, error) {
 	if req.Op != adapter.OpChat {
 		return nil, adapter.BadRequest("", "unsupported_endpoint", "model %q (template) does not support /v1%s", a.up.ID, req.Op.Path())
 	}
