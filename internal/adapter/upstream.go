@@ -159,6 +159,11 @@ func (c *Call) ReadErrorBody() []byte {
 	return c.u.Redactor.Bytes(body)
 }
 
+// Redact returns b with the deployment's secrets removed in every form (b
+// itself when it holds none), for upstream text relayed as it came, such as
+// an in-band error event of a passthrough stream.
+func (c *Call) Redact(b []byte) []byte { return c.u.Redactor.Bytes(b) }
+
 // RedactError removes the secrets from err; see the function RedactError.
 func (u *Upstream) RedactError(err error) error { return RedactError(u.Redactor, err) }
 

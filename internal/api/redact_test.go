@@ -74,6 +74,10 @@ func leakUpstream(form string) http.Handler {
 		stream := strings.Contains(string(body), `"stream":true`) || strings.Contains(r.URL.Path, ":streamGenerateContent")
 		p := r.URL.Path
 		switch {
+		case strings.HasPrefix(p, "/oa/") && stream: // an in-band error in a passthrough stream
+			sse(w,
+				`data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"}}]}`,
+				`data: {"error":{"message":"Incorrect API key provided: `+form+`.","type":"invalid_request_error","code":"invalid_api_key"}}`)
 		case strings.HasPrefix(p, "/oa/"): // OpenAI-shaped: passed to the client as it is
 			jsonError(w, http.StatusUnauthorized, `{"error":{"message":"Incorrect API key provided: `+form+`.","type":"invalid_request_error","code":"invalid_api_key"}}`)
 		case strings.HasPrefix(p, "/detail/"): // FastAPI-shaped, retried
@@ -176,6 +180,30 @@ func TestKeyNeverLeaks(t *testing.T) {
 			}
 			if !strings.Contains(logs, `msg="upstream attempt failed"`) {
 				t.Error(`no "upstream attempt failed" line in the log`)
+			}
+		})
+	}
+}
+
+// A passthrough stream is relayed as it comes, but an in-band error event in
+// it is scanned like an error body: the client never gets the key.
+func TestKeyNeverLeaksFromPassthroughStreamError(t *testing.T) {
+	for _, form := range leakForms() {
+		t.Run(form.name, func(t *testing.T) {
+			up := httptest.NewServer(leakUpstream(form.text))
+			defer up.Close()
+			g := startGateway(t, gatewayOptions{
+				env:         map[string]string{"LEAK_KEY": leakKey},
+				extraModels: leakModels(t, up.URL, form.text),
+			})
+			_, _, body := g.post(t, "/v1/chat/completions", `{"model":"oa-passthrough","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+			if !strings.Contains(body, `"Hi"`) || !strings.Contains(body, "[redacted]") {
+				t.Fatalf("want the content chunk and the redacted in-band error, got %s", body)
+			}
+			for _, s := range append(clientTexts(t, body), body) {
+				if leaks(s, form.text) {
+					t.Errorf("the client gets the key: %q", s)
+				}
 			}
 		})
 	}

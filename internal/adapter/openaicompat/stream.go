@@ -25,6 +25,11 @@ func newStream(call *adapter.Call, maxEvent int) *stream {
 // "usage":null or nothing), so that only that chunk is parsed.
 var usageKey = []byte(`"usage":{`)
 
+// errorKey marks an in-band error event (`data: {"error": {...}}` in a 200
+// stream), whose provider text may echo the key like an error body does.
+// Only such events are scanned for secrets; content chunks are not.
+var errorKey = []byte(`"error"`)
+
 func (s *stream) Next() ([]byte, error) {
 	if s.done {
 		return nil, io.EOF
@@ -44,6 +49,9 @@ func (s *stream) Next() ([]byte, error) {
 	}
 	if bytes.Contains(ev.Data, usageKey) {
 		s.usage = usageOf(ev.Data)
+	}
+	if bytes.Contains(ev.Data, errorKey) {
+		return s.call.Redact(ev.Data), nil
 	}
 	return ev.Data, nil
 }
