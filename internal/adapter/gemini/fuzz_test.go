@@ -85,3 +85,27 @@ func FuzzConvertRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrepareSchema prepares arbitrary schemas: it must never panic, the
+// output must be valid JSON within the budget, and a schema needing no
+// change must come back as sent.
+func FuzzPrepareSchema(f *testing.F) {
+	f.Add([]byte(fanOutSchema(true)), true)
+	f.Add([]byte(`{"$ref":"#/definitions/A","definitions":{"A":{"$ref":"#/definitions/B","title":"t"},"B":{"properties":{"x":{"$ref":"#"}}}}}`), true)
+	f.Add([]byte(`{"type":"object","properties":{"p":{"$ref":"#/properties/q","const":"c"},"q":{"$ref":"#/$defs/N","$comment":"c"}},"$defs":{"N":{"items":{"$ref":"#/$defs/N","description":"d"}}}}`), false)
+	f.Add([]byte(`{"anyOf":[{"$ref":"#/anyOf/1","$schema":"s"},{"$ref":"#/anyOf/0","title":"x"}],"definitions":{"a/b~":{"enum":[1]}},"items":{"$ref":"#/definitions/a~1b~0"}}`), false)
+	f.Fuzz(func(t *testing.T, raw []byte, objectRoot bool) {
+		budget := newSchemaBudget(len(raw))
+		limit := len(raw) + budget.growth
+		out, err := prepareSchema(raw, objectRoot, budget)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %q", out)
+		}
+		if len(out) > limit {
+			t.Fatalf("output of %d bytes passes the limit %d", len(out), limit)
+		}
+	})
+}

@@ -41,10 +41,11 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 		return nil, err
 	}
 	out := generateContentRequest{Contents: contents, SystemInstruction: system}
-	if out.Tools, out.ToolConfig, err = convertTools(req); err != nil {
+	budget := newSchemaBudget(schemaBytes(req))
+	if out.Tools, out.ToolConfig, err = convertTools(req, budget); err != nil {
 		return nil, err
 	}
-	if out.GenerationConfig, err = convertGenerationConfig(req); err != nil {
+	if out.GenerationConfig, err = convertGenerationConfig(req, budget); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(&out)
