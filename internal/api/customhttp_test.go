@@ -238,7 +238,8 @@ func TestProvidersErrors(t *testing.T) {
 }
 
 // With fetch_images, the gateway downloads an image URL for Gemini and
-// sends it inline.
+// sends it inline. The image server is local, so the entry allows private
+// addresses (geminifetch_test.go has the refusals).
 func TestGeminiFetchImages(t *testing.T) {
 	png := []byte("\x89PNG\r\n\x1a\nfake-image-bytes")
 	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +247,7 @@ func TestGeminiFetchImages(t *testing.T) {
 		w.Write(png)
 	}))
 	defer images.Close()
-	g := startGateway(t, gatewayOptions{extraModels: `{"id": "gemini", "adapter": "gemini", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash", "fetch_images": true}`})
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "gemini", "adapter": "gemini", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash", "fetch_images": true, "fetch_private_addresses": true}`})
 	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"gemini","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"`+images.URL+`/cat.png"}}]}]}`)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)

@@ -66,7 +66,7 @@ func FuzzConvertRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/a.png"}},{"type":"input_audio","input_audio":{"data":"AA==","format":"mp3"}},{"type":"file","file":{"file_data":"data:application/pdf;base64,AA=="}}]}],"n":2,"logprobs":true,"top_logprobs":2,"reasoning_effort":"low"}`))
 	f.Add([]byte(`{"model":"m","messages":[{"role":"system","content":"s"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"$schema":"x","properties":{"a":{"$ref":"#/$defs/A","description":"d"},"b":{"const":"c"}},"$defs":{"A":{"$ref":"#/$defs/A"}}}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"$ref":"#"}}}}`))
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":""},"extra_content":{"google":{"thought_signature":1}}}]},{"role":"tool","tool_call_id":"1","content":"{\"a\":1}"}]}`))
-	fetch := func(string) ([]byte, string, error) { return []byte("\x89PNG\r\n\x1a\n"), "", nil }
+	fetch := func(string) (string, string, error) { return "iVBORw0KGgo=", "", nil }
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, oerr := openai.DecodeChatRequest(body)
 		if oerr != nil {
