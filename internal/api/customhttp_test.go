@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -238,7 +239,8 @@ func TestProvidersErrors(t *testing.T) {
 }
 
 // With fetch_images, the gateway downloads an image URL for Gemini and
-// sends it inline.
+// sends it inline. The image server is local, so the entry allows private
+// addresses (geminifetch_test.go has the refusals).
 func TestGeminiFetchImages(t *testing.T) {
 	png := []byte("\x89PNG\r\n\x1a\nfake-image-bytes")
 	images := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -246,7 +248,7 @@ func TestGeminiFetchImages(t *testing.T) {
 		w.Write(png)
 	}))
 	defer images.Close()
-	g := startGateway(t, gatewayOptions{extraModels: `{"id": "gemini", "adapter": "gemini", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash", "fetch_images": true}`})
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "gemini", "adapter": "gemini", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash", "fetch_images": true, "fetch_private_addresses": true}`})
 	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"gemini","messages":[{"role":"user","content":[{"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"`+images.URL+`/cat.png"}}]}]}`)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)
@@ -376,5 +378,54 @@ func TestProviderBaseURLWithVersion(t *testing.T) {
 		if got := g.lastUpstream(t).Path; got != path {
 			t.Errorf("%s: upstream path %q, want %q", model, got, path)
 		}
+	}
+}
+
+// fanOutSchema is a 3 KB tool schema whose definitions refer eight times
+// each to the next, five levels deep, down to a 2 KB description: inlined,
+// 18 MB. With siblings every reference carries a description, so it must
+// be inlined.
+func fanOutSchema(siblings bool) string {
+	extra := ""
+	if siblings {
+		extra = `,"description":"x"`
+	}
+	var defs []string
+	for i := range 5 {
+		var props []string
+		for j := range 8 {
+			props = append(props, fmt.Sprintf(`"p%d":{"$ref":"#/$defs/L%d"%s}`, j, i+1, extra))
+		}
+		defs = append(defs, fmt.Sprintf(`"L%d":{"type":"object","properties":{%s}}`, i, strings.Join(props, ",")))
+	}
+	defs = append(defs, `"L5":{"type":"string","description":"`+strings.Repeat("d", 2048)+`"}`)
+	return `{"type":"object","properties":{"root":{"$ref":"#/$defs/L0"}},"$defs":{` + strings.Join(defs, ",") + `}}`
+}
+
+// A tool schema whose shared definitions are used many times reaches
+// Gemini the size the client sent it; one that would have to be expanded
+// past the budget is a 400 naming the tool, and Gemini is not called.
+func TestGeminiToolSchemaFanOut(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: providerModels(map[string]any{}, map[string]any{}, "")})
+	request := func(schema string) string {
+		return `{"model":"gemini","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"lookup","parameters":` + schema + `}}]}`
+	}
+	body := request(fanOutSchema(false))
+	status, _, resp := g.post(t, "/v1/chat/completions", body)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	if up := g.lastUpstream(t).Body; len(up) > len(body)+1024 || !strings.Contains(string(up), `"$ref":"#/$defs/L5"`) {
+		t.Errorf("upstream body is %d bytes for a %d-byte request", len(up), len(body))
+	}
+	calls := len(g.mock.Requests())
+
+	status, _, resp = g.post(t, "/v1/chat/completions", request(fanOutSchema(true)))
+	code, param, msg := errorBody(t, resp)
+	if status != 400 || code != "schema_too_large" || param != "tools[0].function.parameters" || !strings.Contains(msg, `function "lookup"`) {
+		t.Errorf("schema past the budget: %d %s", status, resp)
+	}
+	if n := len(g.mock.Requests()); n != calls {
+		t.Errorf("Gemini was called for a refused request")
 	}
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -94,6 +96,10 @@ type gatewayOptions struct {
 	extraMocks []mockllm.Options
 	// now is the breakers' clock; nil means time.Now.
 	now func() time.Time
+	// imageLookup and imageDial are the registry's hooks for Gemini image
+	// downloads; nil means the real resolver and network.
+	imageLookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	imageDial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -136,10 +142,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	t.Cleanup(transport.CloseIdleConnections)
 	g.breakers = breaker.NewSet(breaker.Settings{Now: o.now})
 	reg, err := registry.Build(file, registry.Deps{
-		Transport: transport,
-		Logger:    logger,
-		Breakers:  g.breakers,
-		LookupEnv: func(k string) (string, bool) { v, ok := o.env[k]; return v, ok },
+		Transport:   transport,
+		Logger:      logger,
+		Breakers:    g.breakers,
+		LookupEnv:   func(k string) (string, bool) { v, ok := o.env[k]; return v, ok },
+		ImageLookup: o.imageLookup,
+		ImageDial:   o.imageDial,
 	})
 	if err != nil {
 		t.Fatalf("registry: %v", err)

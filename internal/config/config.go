@@ -61,10 +61,11 @@ type Model struct {
 	MaxTokens   *int          // nil: not configured; otherwise used only when the client sent none
 	Timeout     time.Duration // default DefaultTimeout
 
-	Protocol    string            // custom_http: anthropic, gemini or template; "" otherwise
-	Headers     map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key
-	FetchImages bool              // gemini: download http(s) image URLs (Gemini cannot take them)
-	Template    *Template         // protocol template only
+	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
+	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key
+	FetchImages           bool              // gemini: download http(s) image URLs (Gemini cannot take them)
+	FetchPrivateAddresses bool              // with FetchImages: downloads may reach loopback, private, link-local addresses
+	Template              *Template         // protocol template only
 
 	Process *Process // process adapter only
 

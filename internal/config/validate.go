@@ -35,10 +35,11 @@ type wireModel struct {
 	MaxTokens   *int     `json:"max_tokens"`
 	Timeout     *float64 `json:"timeout"` // seconds, fractions allowed
 
-	Protocol    *string            `json:"protocol"`     // custom_http only
-	Headers     *map[string]string `json:"headers"`      // extra upstream headers
-	FetchImages *bool              `json:"fetch_images"` // gemini only
-	Template    *json.RawMessage   `json:"template"`     // protocol template only
+	Protocol     *string            `json:"protocol"`                // custom_http only
+	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
+	FetchImages  *bool              `json:"fetch_images"`            // gemini only
+	FetchPrivate *bool              `json:"fetch_private_addresses"` // with fetch_images only
+	Template     *json.RawMessage   `json:"template"`                // protocol template only
 
 	// process adapter
 	Command        *[]string          `json:"command"`
@@ -172,11 +173,8 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		}
 		m.Headers = *w.Headers
 	}
-	if w.FetchImages != nil {
-		if m.Protocol != ProtocolGemini {
-			return m, errors.New(`fetch_images: only for the gemini protocol (other upstreams take image URLs themselves)`)
-		}
-		m.FetchImages = *w.FetchImages
+	if err := setFetch(&m, &w); err != nil {
+		return m, err
 	}
 	if w.Template != nil {
 		if m.Protocol != ProtocolTemplate {
@@ -325,4 +323,26 @@ func isSpaceOrControl(r rune) bool {
 
 func formatFloat(f float64) string {
 	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// setFetch applies fetch_images and fetch_private_addresses. Allowing
+// private addresses is refused where it could not apply, so that an entry
+// never looks more permissive, or more locked down, than it is.
+func setFetch(m *Model, w *wireModel) error {
+	if w.FetchImages != nil {
+		if m.Protocol != ProtocolGemini {
+			return errors.New(`fetch_images: only for the gemini protocol (other upstreams take image URLs themselves)`)
+		}
+		m.FetchImages = *w.FetchImages
+	}
+	if w.FetchPrivate != nil {
+		if m.Protocol != ProtocolGemini {
+			return errors.New(`fetch_private_addresses: only for the gemini protocol, with "fetch_images": true`)
+		}
+		if !m.FetchImages {
+			return errors.New(`fetch_private_addresses: only with "fetch_images": true (it allows image downloads to reach private addresses)`)
+		}
+		m.FetchPrivateAddresses = *w.FetchPrivate
+	}
+	return nil
 }

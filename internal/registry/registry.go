@@ -5,12 +5,15 @@
 package registry
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -36,6 +39,12 @@ type Deps struct {
 	// Breakers holds the circuit breakers by deployment, so that their state
 	// survives a reload; nil means a new set.
 	Breakers *breaker.Set
+	// ImageLookup resolves host names for Gemini image downloads
+	// (fetch_images), and ImageDial connects to an address that passed the
+	// gateway's address check; nil means the system resolver and a plain
+	// TCP connection. Tests use them to serve a public-looking name locally.
+	ImageLookup func(ctx context.Context, host string) ([]netip.Addr, error)
+	ImageDial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Previous is the registry being replaced by a reload. Its adapters are
 	// reused for deployments that did not change, so that requests in flight,
 	// connection pools and local-program queues carry on undisturbed.
@@ -89,8 +98,10 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers), FetchImages: m.FetchImages,
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
+			FetchImages: m.FetchImages,
+			Fetch:       gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
 		}), nil
 	case config.ProtocolTemplate:
 		return newTemplate(m, key, headers, d)

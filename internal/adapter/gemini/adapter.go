@@ -3,8 +3,6 @@ package gemini
 import (
 	"context"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -29,21 +27,14 @@ type Options struct {
 	// messages, like the API key.
 	Secrets []string
 	// FetchImages lets the gateway download http(s) image URLs, which
-	// Gemini cannot take, within FetchMaxBytes and FetchTimeout.
-	FetchImages   bool
-	FetchMaxBytes int64         // zero means DefaultFetchMaxBytes
-	FetchTimeout  time.Duration // zero means DefaultFetchTimeout
-	Timeout       time.Duration
+	// Gemini cannot take, as Fetch configures.
+	FetchImages bool
+	Fetch       FetchOptions
+	Timeout     time.Duration
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
 	Timeouts  adapter.Timeouts
 	Transport http.RoundTripper
 }
-
-// Limits for downloading image URLs when FetchImages is on.
-const (
-	DefaultFetchMaxBytes = 20 << 20 // Gemini's limit for a whole inline request
-	DefaultFetchTimeout  = 10 * time.Second
-)
 
 // Adapter serves OpenAI chat and embeddings requests from the Gemini API.
 type Adapter struct {
@@ -78,17 +69,7 @@ func New(o Options) *Adapter {
 	}
 	a.up.Redactor = redact.New(append([]string{o.APIKey}, o.Secrets...)...)
 	if o.FetchImages {
-		f := &fetcher{transport: o.Transport, maxBytes: o.FetchMaxBytes, timeout: o.FetchTimeout}
-		if f.maxBytes <= 0 {
-			f.maxBytes = DefaultFetchMaxBytes
-		}
-		if f.timeout <= 0 {
-			f.timeout = DefaultFetchTimeout
-		}
-		if f.transport == nil {
-			f.transport = http.DefaultTransport
-		}
-		a.images = f
+		a.images = newFetcher(o.Fetch)
 	}
 	return a
 }
@@ -129,10 +110,11 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 		creq.MaxTokens = &n
 	}
 	// Image downloads run under the request's context; canceling the
-	// request cancels them.
+	// request cancels them. The quota counts this request's downloads.
 	opts := RequestOptions{}
 	if a.images != nil {
-		opts.FetchImage = func(u string) ([]byte, string, error) { return a.images.fetch(ctx, u) }
+		q := &imageQuota{f: a.images}
+		opts.FetchImage = func(u string) (string, string, error) { return q.fetch(ctx, u) }
 	}
 	body, err := ConvertRequest(creq, opts)
 	if err != nil {
@@ -201,45 +183,6 @@ func (a *Adapter) upstreamError(call *adapter.Call) error {
 		e.Cause = fmt.Errorf("upstream answered HTTP %d", status)
 	}
 	return e
-}
-
-// fetcher downloads image URLs for Gemini, within a size and time limit.
-type fetcher struct {
-	transport http.RoundTripper
-	maxBytes  int64
-	timeout   time.Duration
-}
-
-func (f *fetcher) fetch(ctx context.Context, u string) ([]byte, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, "", fmt.Errorf("invalid image URL: %w", err)
-	}
-	resp, err := f.transport.RoundTrip(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", fmt.Errorf("downloading the image took longer than %s", f.timeout)
-		}
-		return nil, "", fmt.Errorf("downloading the image failed: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, "", fmt.Errorf("downloading the image failed: HTTP %d", resp.StatusCode)
-	}
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	if !strings.HasPrefix(mt, "image/") {
-		return nil, "", fmt.Errorf("the URL is not an image (Content-Type %q)", mt)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
-	if err != nil {
-		return nil, "", fmt.Errorf("downloading the image failed: %w", err)
-	}
-	if int64(len(data)) > f.maxBytes {
-		return nil, "", fmt.Errorf("the image is larger than %d bytes", f.maxBytes)
-	}
-	return data, mt, nil
 }
 
 var _ adapter.Adapter = (*Adapter)(nil)

@@ -2,6 +2,7 @@ package gemini
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 
 	"aigateway/internal/openai"
@@ -23,8 +24,9 @@ var thinkingBudgets = map[string]int64{
 }
 
 // convertGenerationConfig maps the sampling and output parameters. It
-// returns nil when the request sets none of them.
-func convertGenerationConfig(req *openai.ChatRequest) (*generationConfig, error) {
+// returns nil when the request sets none of them. A response schema spends
+// from budget.
+func convertGenerationConfig(req *openai.ChatRequest, budget *schemaBudget) (*generationConfig, error) {
 	if lb := bytes.TrimSpace(req.LogitBias); len(lb) > 0 && !bytes.Equal(lb, []byte("null")) && !bytes.Equal(lb, []byte("{}")) {
 		return nil, badParam("logit_bias", "unsupported_value", "logit_bias is not supported for Gemini models")
 	}
@@ -41,7 +43,7 @@ func convertGenerationConfig(req *openai.ChatRequest) (*generationConfig, error)
 	if err := convertLogprobs(req, &g); err != nil {
 		return nil, err
 	}
-	if err := convertResponseFormat(req.ResponseFormat, &g); err != nil {
+	if err := convertResponseFormat(req.ResponseFormat, &g, budget); err != nil {
 		return nil, err
 	}
 	if req.ReasoningEffort != "" {
@@ -77,7 +79,7 @@ func convertLogprobs(req *openai.ChatRequest, g *generationConfig) error {
 // json_schema to JSON output constrained by the (prepared) schema. The
 // schema's name, description and strict flag have no Gemini field; Gemini
 // always constrains the output to the schema, which strict:false allows.
-func convertResponseFormat(rf *openai.ResponseFormat, g *generationConfig) error {
+func convertResponseFormat(rf *openai.ResponseFormat, g *generationConfig, budget *schemaBudget) error {
 	if rf == nil {
 		return nil
 	}
@@ -96,9 +98,9 @@ func convertResponseFormat(rf *openai.ResponseFormat, g *generationConfig) error
 		if len(s) == 0 || string(s) == "null" {
 			return nil // no schema: any JSON
 		}
-		schema, err := prepareSchema(s, false)
+		schema, err := prepareSchema(s, false, budget)
 		if err != nil {
-			return badParam("response_format.json_schema.schema", "invalid_value", "response_format.json_schema.schema: %v", err)
+			return schemaError("response_format.json_schema.schema", fmt.Sprintf("schema %q", rf.JSONSchema.Name), err)
 		}
 		g.ResponseJSONSchema = schema
 		return nil

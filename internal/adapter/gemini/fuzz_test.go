@@ -66,7 +66,7 @@ func FuzzConvertRequest(f *testing.F) {
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x/a.png"}},{"type":"input_audio","input_audio":{"data":"AA==","format":"mp3"}},{"type":"file","file":{"file_data":"data:application/pdf;base64,AA=="}}]}],"n":2,"logprobs":true,"top_logprobs":2,"reasoning_effort":"low"}`))
 	f.Add([]byte(`{"model":"m","messages":[{"role":"system","content":"s"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"$schema":"x","properties":{"a":{"$ref":"#/$defs/A","description":"d"},"b":{"const":"c"}},"$defs":{"A":{"$ref":"#/$defs/A"}}}}}],"tool_choice":{"type":"function","function":{"name":"f"}},"response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{"$ref":"#"}}}}`))
 	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":""},"extra_content":{"google":{"thought_signature":1}}}]},{"role":"tool","tool_call_id":"1","content":"{\"a\":1}"}]}`))
-	fetch := func(string) ([]byte, string, error) { return []byte("\x89PNG\r\n\x1a\n"), "", nil }
+	fetch := func(string) (string, string, error) { return "iVBORw0KGgo=", "", nil }
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, oerr := openai.DecodeChatRequest(body)
 		if oerr != nil {
@@ -82,6 +82,30 @@ func FuzzConvertRequest(f *testing.F) {
 		}
 		if !json.Valid(out) {
 			t.Fatalf("invalid output %q", out)
+		}
+	})
+}
+
+// FuzzPrepareSchema prepares arbitrary schemas: it must never panic, the
+// output must be valid JSON within the budget, and a schema needing no
+// change must come back as sent.
+func FuzzPrepareSchema(f *testing.F) {
+	f.Add([]byte(fanOutSchema(true)), true)
+	f.Add([]byte(`{"$ref":"#/definitions/A","definitions":{"A":{"$ref":"#/definitions/B","title":"t"},"B":{"properties":{"x":{"$ref":"#"}}}}}`), true)
+	f.Add([]byte(`{"type":"object","properties":{"p":{"$ref":"#/properties/q","const":"c"},"q":{"$ref":"#/$defs/N","$comment":"c"}},"$defs":{"N":{"items":{"$ref":"#/$defs/N","description":"d"}}}}`), false)
+	f.Add([]byte(`{"anyOf":[{"$ref":"#/anyOf/1","$schema":"s"},{"$ref":"#/anyOf/0","title":"x"}],"definitions":{"a/b~":{"enum":[1]}},"items":{"$ref":"#/definitions/a~1b~0"}}`), false)
+	f.Fuzz(func(t *testing.T, raw []byte, objectRoot bool) {
+		budget := newSchemaBudget(len(raw))
+		limit := len(raw) + budget.growth
+		out, err := prepareSchema(raw, objectRoot, budget)
+		if err != nil {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("invalid output %q", out)
+		}
+		if len(out) > limit {
+			t.Fatalf("output of %d bytes passes the limit %d", len(out), limit)
 		}
 	})
 }

@@ -83,18 +83,35 @@ func imageBlob(url, param string, o *RequestOptions) (*blob, error) {
 	}
 	data, mime, err := o.FetchImage(url)
 	if err != nil {
-		var ae *adapter.Error
-		if errors.As(err, &ae) {
-			return nil, ae
-		}
-		e := badParam(param, "invalid_value", "%s: could not download the image: %v", param, err)
-		e.Cause = err
-		return nil, e
+		return nil, fetchError(param, err)
 	}
 	if mime == "" {
-		mime = http.DetectContentType(data)
+		// 684 base64 characters decode to 513 bytes, more than sniffing reads.
+		head, _ := base64.StdEncoding.DecodeString(data[:min(len(data), 684)])
+		mime = http.DetectContentType(head)
 	}
-	return &blob{MimeType: mime, Data: base64.StdEncoding.EncodeToString(data)}, nil
+	return &blob{MimeType: mime, Data: data}, nil
+}
+
+// fetchError returns what the client sees when the image at param could
+// not be fetched. A limit of the gateway is named. Any other failure gets
+// one message, whatever happened: saying that an address was refused, a
+// connection failed or a server answered 404 would let a client map what
+// the gateway can reach. The detail is in Cause, for the log.
+func fetchError(param string, err error) error {
+	var limit *imageLimitError
+	if errors.As(err, &limit) {
+		return badParam(param, limit.code, "%s: %s", param, limit.msg)
+	}
+	var ae *adapter.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	e := badParam(param, "image_fetch_failed",
+		"%s: could not fetch the image. The gateway fetches only public http(s) URLs that answer with an image in time, "+
+			"following at most %d redirects; send the image inline as a data: URL instead", param, maxFetchRedirects)
+	e.Cause = err
+	return e
 }
 
 // dataURLBlob parses data:<mime>[;params];base64,<data>.

@@ -10,13 +10,15 @@ import (
 // RequestOptions configure ConvertRequest.
 type RequestOptions struct {
 	// FetchImage, when non-nil, downloads an http(s) image URL and returns
-	// its bytes and MIME type (the model entry opted in to fetching; the
-	// integrator implements size/time limits). An *adapter.Error it returns
-	// reaches the client as is; another error becomes a 400 naming the part.
-	// When nil, an http(s) image URL is a 400 explaining that Gemini cannot
-	// take image URLs and how to opt in ("fetch_images": true on the model
-	// entry). An empty MIME type is sniffed from the data.
-	FetchImage func(url string) (data []byte, mimeType string, err error)
+	// it base64-encoded (standard encoding) with its MIME type; an empty
+	// MIME type is sniffed from the data. The model entry opted in to
+	// fetching, and the integrator enforces the limits: a limit error of
+	// this package's fetcher is told to the client, an *adapter.Error
+	// reaches the client as is, and any other error becomes one generic
+	// 400 naming the part, its detail kept for the log. When nil, an http(s)
+	// image URL is a 400 explaining that Gemini cannot take image URLs and
+	// how to opt in ("fetch_images": true on the model entry).
+	FetchImage func(url string) (base64Data, mimeType string, err error)
 }
 
 // ConvertRequest turns an OpenAI chat request into a Gemini
@@ -41,10 +43,11 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 		return nil, err
 	}
 	out := generateContentRequest{Contents: contents, SystemInstruction: system}
-	if out.Tools, out.ToolConfig, err = convertTools(req); err != nil {
+	budget := newSchemaBudget(schemaBytes(req))
+	if out.Tools, out.ToolConfig, err = convertTools(req, budget); err != nil {
 		return nil, err
 	}
-	if out.GenerationConfig, err = convertGenerationConfig(req); err != nil {
+	if out.GenerationConfig, err = convertGenerationConfig(req, budget); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(&out)

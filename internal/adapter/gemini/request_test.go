@@ -172,11 +172,11 @@ func TestConvertRequestGeminiCLI(t *testing.T) {
 // converted body.
 func TestConvertRequest(t *testing.T) {
 	const png = "iVBORw0KGgo="
-	fetch := func(url string) ([]byte, string, error) {
+	fetch := func(url string) (string, string, error) {
 		if url != "https://example.com/cat.png" {
-			return nil, "", errors.New("unexpected URL " + url)
+			return "", "", errors.New("unexpected URL " + url)
 		}
-		return []byte("\x89PNG\r\n\x1a\n"), "image/png", nil
+		return png, "image/png", nil
 	}
 	tests := []struct {
 		name string
@@ -212,7 +212,7 @@ func TestConvertRequest(t *testing.T) {
 	}, {
 		name: "fetched image without MIME type is sniffed",
 		body: `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}`,
-		opts: RequestOptions{FetchImage: func(string) ([]byte, string, error) { return []byte("\x89PNG\r\n\x1a\n"), "", nil }},
+		opts: RequestOptions{FetchImage: func(string) (string, string, error) { return png, "", nil }},
 		want: `{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}]}]}`,
 	}, {
 		name: "input_audio and inline files become inlineData",
@@ -353,9 +353,14 @@ func TestConvertRequestErrors(t *testing.T) {
 	const user = `{"role":"user","content":"x"}`
 	const call = `{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]}`
 	const tools = `"tools":[{"type":"function","function":{"name":"f"}}]`
-	failFetch := func(string) ([]byte, string, error) { return nil, "", errors.New("connection refused") }
-	tooBig := func(string) ([]byte, string, error) {
-		return nil, "", adapter.Errorf(http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest, "image_too_large", "too large")
+	failFetch := func(string) (string, string, error) {
+		return "", "", errors.New("dial tcp 10.0.0.5:80: connection refused")
+	}
+	tooBig := func(string) (string, string, error) {
+		return "", "", adapter.Errorf(http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest, "image_too_large", "too large")
+	}
+	tooMany := func(string) (string, string, error) {
+		return "", "", &imageLimitError{code: "too_many_images", msg: "at most 16 image URLs per request"}
 	}
 	tests := []struct {
 		name       string
@@ -367,8 +372,10 @@ func TestConvertRequestErrors(t *testing.T) {
 	}{
 		{"image URL without FetchImage", `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}`,
 			RequestOptions{}, 400, "messages[0].content[1].image_url.url", `"fetch_images": true`},
-		{"image download fails", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://example.com/a.png"}}]}]}`,
-			RequestOptions{FetchImage: failFetch}, 400, "messages[0].content[0].image_url.url", "connection refused"},
+		{"image download fails: one message, whatever the cause", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://example.com/a.png"}}]}]}`,
+			RequestOptions{FetchImage: failFetch}, 400, "messages[0].content[0].image_url.url", "could not fetch the image. The gateway fetches only public http(s) URLs"},
+		{"a fetch limit is named", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://example.com/a.png"}}]}]}`,
+			RequestOptions{FetchImage: tooMany}, 400, "messages[0].content[0].image_url.url", "at most 16 image URLs per request"},
 		{"FetchImage's own error is kept", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://example.com/a.png"}}]}]}`,
 			RequestOptions{FetchImage: tooBig}, 413, "", "too large"},
 		{"image URL of another scheme", `{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/a.png"}}]}]}`,
@@ -429,6 +436,9 @@ func TestConvertRequestErrors(t *testing.T) {
 			}
 			if ae.Status == 400 && ae.Err.Type != openai.TypeInvalidRequest {
 				t.Errorf("type %q, want %q", ae.Err.Type, openai.TypeInvalidRequest)
+			}
+			if strings.Contains(ae.Err.Message, "10.0.0.5") || strings.Contains(ae.Err.Message, "refused") {
+				t.Errorf("the message tells the client what the gateway saw: %q", ae.Err.Message)
 			}
 		})
 	}

@@ -8,8 +8,9 @@ import (
 	"aigateway/internal/openai"
 )
 
-// convertTools converts tools, tool_choice and parallel_tool_calls.
-func convertTools(req *openai.ChatRequest) ([]tool, *toolConfig, error) {
+// convertTools converts tools, tool_choice and parallel_tool_calls. The
+// parameter schemas spend from budget.
+func convertTools(req *openai.ChatRequest, budget *schemaBudget) ([]tool, *toolConfig, error) {
 	choice, oerr := openai.ParseToolChoice(req.ToolChoice)
 	if oerr != nil {
 		return nil, nil, &adapter.Error{Status: http.StatusBadRequest, Err: *oerr}
@@ -24,7 +25,7 @@ func convertTools(req *openai.ChatRequest) ([]tool, *toolConfig, error) {
 	decls := make([]functionDeclaration, 0, len(req.Tools))
 	names := make(map[string]bool, len(req.Tools))
 	for i := range req.Tools {
-		d, err := declaration(&req.Tools[i], i)
+		d, err := declaration(&req.Tools[i], i, budget)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -57,7 +58,7 @@ func convertTools(req *openai.ChatRequest) ([]tool, *toolConfig, error) {
 }
 
 // declaration converts tools[i] into a function declaration.
-func declaration(t *openai.Tool, i int) (functionDeclaration, error) {
+func declaration(t *openai.Tool, i int, budget *schemaBudget) (functionDeclaration, error) {
 	param := fmt.Sprintf("tools[%d]", i)
 	if t.Type != "function" {
 		return functionDeclaration{}, badParam(param+".type", "unsupported_value",
@@ -71,10 +72,9 @@ func declaration(t *openai.Tool, i int) (functionDeclaration, error) {
 	if len(f.Parameters) == 0 || string(f.Parameters) == "null" {
 		return d, nil // a function without arguments: Gemini wants parameters unset
 	}
-	schema, err := prepareSchema(f.Parameters, true)
+	schema, err := prepareSchema(f.Parameters, true, budget)
 	if err != nil {
-		return functionDeclaration{}, badParam(param+".function.parameters", "invalid_value",
-			"%s.function.parameters: %v", param, err)
+		return functionDeclaration{}, schemaError(param+".function.parameters", fmt.Sprintf("function %q", f.Name), err)
 	}
 	d.ParametersJSONSchema = schema
 	return d, nil
