@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 // runHelper is the test program. Modes:
 //
 //	echo-stdin        copy stdin to stdout
-//	args              print the arguments joined by "|", then "|stdin=" and stdin
+//	args              print the arguments joined by "|", then "|stdin=" and stdin;
+//	                  create the file $RANFILE first when it is set
 //	env               print $PROCESS_TEST_FOO, "|" and the working directory
 //	gate              print "Hello", wait for the file $GATE, print " world"
 //	utf8-gate         print "héllo 世界 🌍" in pieces split inside characters,
@@ -62,6 +63,9 @@ func runHelper(mode string) int {
 	case "echo-stdin":
 		io.Copy(out, os.Stdin)
 	case "args":
+		if f := os.Getenv("RANFILE"); f != "" {
+			os.WriteFile(f, nil, 0o644)
+		}
 		in, _ := io.ReadAll(os.Stdin)
 		fmt.Fprint(out, strings.Join(os.Args[1:], "|")+"|stdin="+string(in))
 	case "env":
