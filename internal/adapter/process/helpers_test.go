@@ -57,6 +57,7 @@ func TestMain(m *testing.M) {
 //	                  $PIDFILE.parent, print "parent done", then exit 0, or
 //	                  sleep when $THEN is "hang"
 //	flood             write the pid to $PIDFILE, then print "€" without end
+//	echo-or-flood     flood when stdin is "flood", else echo-stdin
 func runHelper(mode string) int {
 	out := os.Stdout
 	switch mode {
@@ -122,6 +123,13 @@ func runHelper(mode string) int {
 		if os.Getenv("THEN") == "hang" {
 			time.Sleep(time.Hour)
 		}
+	case "echo-or-flood":
+		in, _ := io.ReadAll(os.Stdin)
+		if string(in) != "flood" {
+			out.Write(in)
+			return 0
+		}
+		return runHelper("flood")
 	case "flood":
 		writePid(os.Getenv("PIDFILE"), os.Getpid())
 		buf := bytes.Repeat([]byte("€"), 10000)

@@ -77,7 +77,8 @@
 // daemons) are not tracked.
 //
 // At most MaxConcurrency programs run at once; up to QueueSize further
-// requests wait, at most QueueTimeout each. A full queue or a longer wait is
+// requests wait, at most QueueTimeout each. A slot is free as soon as its
+// program has exited, even while a slow client still reads the output. A full queue or a longer wait is
 // a 429 with Retry-After (the queue timeout in seconds) and code
 // "queue_full" or "queue_timeout".
 //
