@@ -28,8 +28,17 @@ import (
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a local "model" for the process adapter:
-	// it writes the words of its last argument one by one.
+	// it writes the words of its last argument one by one, or, when that
+	// is "flood", writes without end.
 	if os.Getenv("AIGW_TEST_PROGRAM") == "words" {
+		if os.Args[len(os.Args)-1] == "flood" {
+			flood := bytes.Repeat([]byte("flood "), 10000)
+			for {
+				if _, err := os.Stdout.Write(flood); err != nil {
+					os.Exit(1)
+				}
+			}
+		}
 		for _, w := range strings.Fields(os.Args[len(os.Args)-1]) {
 			fmt.Print(w, " ")
 			time.Sleep(5 * time.Millisecond)
@@ -85,6 +94,8 @@ type gatewayOptions struct {
 	extraMocks []mockllm.Options
 	// now is the breakers' clock; nil means time.Now.
 	now func() time.Time
+	// writeTimeout is api.Options.WriteTimeout.
+	writeTimeout time.Duration
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -136,7 +147,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		t.Fatalf("registry: %v", err)
 	}
 	g.reg = reg
-	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody,
+	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
 	t.Cleanup(srv.Close)
 	g.URL, g.logs = srv.URL, logs
