@@ -72,7 +72,7 @@ func programModel(t *testing.T, id, fields string) string {
 		t.Fatal(err)
 	}
 	cmd, _ := json.Marshal([]string{self, "-test.run=^$", "{prompt}"})
-	return `{"id": "` + id + `", "adapter": "process", "command": ` + string(cmd) + `, "env": {"AIGW_TEST_PROGRAM": "words"}, ` + fields + `}`
+	return `{"id": "` + id + `", "adapter": "process", "command": ` + string(cmd) + `, "env": {"AIGW_TEST_PROGRAM": "words", "GORACE": "atexit_sleep_ms=0"}, ` + fields + `}`
 }
 
 // A client that stops reading is dropped once a write has been blocked for
@@ -114,7 +114,7 @@ func TestClientThatStopsReadingIsDropped(t *testing.T) {
 // the next request is served.
 func TestSlotFreedWhileTheClientIsStuck(t *testing.T) {
 	g := startGateway(t, gatewayOptions{extraModels: programModel(t, "local",
-		`"timeout": 1, "max_concurrency": 1, "queue_size": 1, "queue_timeout": 10, "max_output_bytes": 1073741824`)})
+		`"timeout": 3, "max_concurrency": 1, "queue_size": 1, "queue_timeout": 20, "max_output_bytes": 1073741824`)})
 	stuckClient(t, g.URL, "stuck", `{"model":"local","stream":true,"messages":[{"role":"user","content":"flood"}]}`)
 	// Before the fix the slot was held until the stuck client went away:
 	// this waited out the queue timeout and got a 429.

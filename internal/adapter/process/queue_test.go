@@ -156,7 +156,7 @@ func TestCloseKillsRunningAndFailsQueued(t *testing.T) {
 func TestSlotFreedWhenTheProgramEndsWhileItsReaderIsStuck(t *testing.T) {
 	pidFile := tempPath(t, "pid")
 	o := helperOptions(t, "echo-or-flood", "PIDFILE="+pidFile)
-	o.MaxConcurrency, o.QueueSize, o.QueueTimeout, o.Timeout = 1, 1, 10*time.Second, time.Second
+	o.MaxConcurrency, o.QueueSize, o.QueueTimeout, o.Timeout = 1, 1, 20*time.Second, 2*time.Second
 	a := newAdapter(t, o)
 	st := openStream(t, context.Background(), a, body(true, "", "user", "flood"))
 	defer st.Close()
