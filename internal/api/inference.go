@@ -289,8 +289,8 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h := w.Header()
 	h["Content-Type"] = sseContentType
 	h["Cache-Control"] = noCache
-	h["X-Accel-Buffering"] = no  // keep nginx in front of us from buffering
-	w.WriteHeader(http.StatusOK) // buffered: the first write sends it
+	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
+	w.WriteHeader(http.StatusOK)
 	dl := newWriteDeadline(w, s.writeTimeout)
 	buf := make([]byte, 0, 1024)
 	data, err := first, error(nil)
