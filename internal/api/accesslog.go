@@ -31,8 +31,8 @@ type record struct {
 }
 
 // logWriter records the status, bytes and time to first byte of a response.
-// It implements Flush and Unwrap so that streaming and
-// http.ResponseController keep working through it.
+// It implements Flush, FlushError and Unwrap so that streaming and
+// http.ResponseController (write deadlines) keep working through it.
 type logWriter struct {
 	http.ResponseWriter
 	rec         *record
@@ -66,6 +66,16 @@ func (w *logWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// FlushError is Flush that reports a failed write: the client left, or a
+// write deadline passed. http.ResponseController.Flush prefers it.
+func (w *logWriter) FlushError() error {
+	if f, ok := w.ResponseWriter.(interface{ FlushError() error }); ok {
+		return f.FlushError()
+	}
+	w.Flush()
+	return nil
 }
 
 func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -30,10 +30,19 @@ import (
 
 func TestMain(m *testing.M) {
 	// The test binary doubles as a local "model" for the process adapter:
-	// "words" writes the words of its last argument one by one; "stderr"
-	// writes $AIGW_TEST_STDERR to standard error and fails.
+	// "words" writes the words of its last argument one by one (or, when
+	// that is "flood", writes without end); "stderr" writes
+	// $AIGW_TEST_STDERR to standard error and fails.
 	switch os.Getenv("AIGW_TEST_PROGRAM") {
 	case "words":
+		if os.Args[len(os.Args)-1] == "flood" {
+			flood := bytes.Repeat([]byte("flood "), 10000)
+			for {
+				if _, err := os.Stdout.Write(flood); err != nil {
+					os.Exit(1)
+				}
+			}
+		}
 		for _, w := range strings.Fields(os.Args[len(os.Args)-1]) {
 			fmt.Print(w, " ")
 			time.Sleep(5 * time.Millisecond)
@@ -100,6 +109,8 @@ type gatewayOptions struct {
 	// downloads; nil means the real resolver and network.
 	imageLookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	imageDial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	// writeTimeout is api.Options.WriteTimeout.
+	writeTimeout time.Duration
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -153,7 +164,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		t.Fatalf("registry: %v", err)
 	}
 	g.reg = reg
-	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody,
+	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate,
 		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
 	t.Cleanup(srv.Close)

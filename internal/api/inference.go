@@ -95,7 +95,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		rec.usage = resp.Usage
-		writeJSON(w, http.StatusOK, resp.Body)
+		s.writeBody(w, rec, resp.Body)
 		return
 	}
 	if lastErr == nil {
@@ -256,11 +256,21 @@ var (
 	doneEvent      = []byte("data: [DONE]\n\n")
 )
 
+// writeBody writes a non-stream answer under a write deadline, and flushes
+// it before the handler returns so that the whole write is bounded.
+func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
+	dl := newWriteDeadline(w, s.writeTimeout)
+	dl.extend()
+	dl.end(w, rec, writeJSON(w, http.StatusOK, body))
+}
+
 // relay writes a stream to the client event by event. It flushes whenever
 // the next chunk is not already at hand, so every event reaches the client
 // as soon as it arrived, and events that arrived together share one write.
 // It sends [DONE] only when the upstream finished; otherwise the last event
-// is an error the client can see.
+// is an error the client can see. Each write is bounded by the write
+// timeout: a client that stops reading is dropped (499), which closes the
+// stream, canceling the upstream request or stopping the program.
 func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, first []byte) {
 	defer func() {
 		st.Close()
@@ -271,17 +281,17 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["Cache-Control"] = noCache
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
+	dl := newWriteDeadline(w, s.writeTimeout)
 	buf := make([]byte, 0, 1024)
 	data, err := first, error(nil)
 	if first == nil { // the upstream finished without a single chunk
 		err = io.EOF
 	}
 	for ; ; data, err = st.Next() {
+		dl.extend()
 		if err == io.EOF {
-			if _, err := w.Write(doneEvent); err != nil {
-				rec.status, rec.err = statusClientClosed, err
-			}
-			w.Flush()
+			_, werr := w.Write(doneEvent)
+			dl.end(w, rec, werr)
 			return
 		}
 		if err != nil {
@@ -296,17 +306,18 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 				e = &ae.Err
 			}
 			buf = sse.AppendEvent(buf[:0], nil, e.AppendJSON(nil))
-			w.Write(buf) //nolint:errcheck // last write either way
-			w.Flush()
+			w.Write(buf)   //nolint:errcheck // last write either way
+			w.FlushError() //nolint:errcheck // the log keeps the upstream's error
 			return
 		}
 		buf = sse.AppendEvent(buf[:0], nil, data)
-		if _, err := w.Write(buf); err != nil {
-			rec.status, rec.err = statusClientClosed, err
-			return
+		_, werr := w.Write(buf)
+		if werr == nil && !st.Buffered() {
+			werr = w.FlushError()
 		}
-		if !st.Buffered() {
-			w.Flush()
+		if werr != nil {
+			rec.status, rec.err = statusClientClosed, dl.clientWriteError(werr)
+			return
 		}
 	}
 }

@@ -40,6 +40,12 @@ type Options struct {
 	// Retry shapes the wait between attempts; zero fields mean the defaults
 	// of RetryPolicy.
 	Retry RetryPolicy
+	// WriteTimeout bounds how long a write of a chat, completion or
+	// embedding response to the client may block. A client that stops
+	// reading loses its connection after it, the upstream request is
+	// canceled (a local program is stopped) and the access log shows 499.
+	// Zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -53,19 +59,22 @@ type RetryPolicy struct {
 
 // Server serves the gateway's HTTP API.
 type Server struct {
-	router  *router.Router
-	log     *slog.Logger
-	maxBody int64
-	retry   RetryPolicy
-
-	bodyTimeout time.Duration
-	bodyRate    int64
+	router       *router.Router
+	log          *slog.Logger
+	maxBody      int64
+	retry        RetryPolicy
+	writeTimeout time.Duration
+	bodyTimeout  time.Duration
+	bodyRate     int64
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry,
+	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
 		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate}
+	if s.writeTimeout <= 0 {
+		s.writeTimeout = DefaultWriteTimeout
+	}
 	if s.bodyTimeout <= 0 {
 		s.bodyTimeout = DefaultBodyReadTimeout
 	}
@@ -164,12 +173,15 @@ func (s *Server) finish(w *logWriter, r *http.Request) {
 	s.logRequest(w, r)
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+// writeJSON writes a JSON response. A failed write means the client left;
+// callers that care get the error.
+func writeJSON(w http.ResponseWriter, status int, body []byte) error {
 	h := w.Header()
 	h["Content-Type"] = jsonContentType
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	w.Write(body) //nolint:errcheck // a failed write means the client left
+	_, err := w.Write(body)
+	return err
 }
 
 var jsonContentType = []string{"application/json"}

@@ -30,6 +30,42 @@ type segment struct {
 // arg is one command argument split into literal text and placeholders.
 type arg []segment
 
+// cmdArg is one argument after the program, parsed when the adapter is
+// built.
+type cmdArg struct {
+	arg
+	// leading is the placeholder whose value begins the argument, unless a
+	// literal "--" came before it; else phNone. The program would read such
+	// an argument as an option when the value starts with "-" (a prompt
+	// "--log-file=x" writes a file), so job refuses those values. An
+	// argument after "--", or with text before the placeholder
+	// ("--prompt={prompt}"), is always an operand or an option's value.
+	leading placeholder
+}
+
+// endOfOptions is the argument after which, by the POSIX convention,
+// every argument is an operand, even one starting with "-".
+const endOfOptions = "--"
+
+// parseArgs parses the arguments after the program; first is the index of
+// args[0] in the command, for error messages.
+func parseArgs(args []string, first int) ([]cmdArg, error) {
+	out := make([]cmdArg, len(args))
+	operands := false // a literal "--" came before
+	for i, s := range args {
+		ar, err := parseArg(s)
+		if err != nil {
+			return nil, fmt.Errorf("command[%d]: %w", first+i, err)
+		}
+		out[i].arg = ar
+		if !operands {
+			out[i].leading = ar[0].ph
+		}
+		operands = operands || s == endOfOptions
+	}
+	return out, nil
+}
+
 // parseArg splits s at its placeholders: "{name}" where name starts with a
 // letter or "_" and holds letters, digits and "_". Other braces ("{1,3}",
 // JSON) are literal text. An unknown name is an error, so that a typo such
@@ -109,8 +145,15 @@ type values struct {
 // written plainly: llama.cpp and most CLIs parse neither exponents nor
 // JSON.
 func (ar arg) render(v *values) string {
-	if len(ar) == 1 && ar[0].ph == phNone {
-		return ar[0].lit
+	if len(ar) == 1 {
+		switch ar[0].ph {
+		case phNone:
+			return ar[0].lit
+		case phPrompt: // no copy of a long prompt
+			return v.prompt
+		case phModel:
+			return v.model
+		}
 	}
 	var b strings.Builder
 	for _, seg := range ar {

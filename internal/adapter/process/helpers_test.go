@@ -40,7 +40,8 @@ func TestMain(m *testing.M) {
 // runHelper is the test program. Modes:
 //
 //	echo-stdin        copy stdin to stdout
-//	args              print the arguments joined by "|", then "|stdin=" and stdin
+//	args              print the arguments joined by "|", then "|stdin=" and stdin;
+//	                  create the file $RANFILE first when it is set
 //	env               print $PROCESS_TEST_FOO, "|" and the working directory
 //	gate              print "Hello", wait for the file $GATE, print " world"
 //	utf8-gate         print "héllo 世界 🌍" in pieces split inside characters,
@@ -56,12 +57,16 @@ func TestMain(m *testing.M) {
 //	                  $PIDFILE.parent, print "parent done", then exit 0, or
 //	                  sleep when $THEN is "hang"
 //	flood             write the pid to $PIDFILE, then print "€" without end
+//	echo-or-flood     flood when stdin is "flood", else echo-stdin
 func runHelper(mode string) int {
 	out := os.Stdout
 	switch mode {
 	case "echo-stdin":
 		io.Copy(out, os.Stdin)
 	case "args":
+		if f := os.Getenv("RANFILE"); f != "" {
+			os.WriteFile(f, nil, 0o644)
+		}
 		in, _ := io.ReadAll(os.Stdin)
 		fmt.Fprint(out, strings.Join(os.Args[1:], "|")+"|stdin="+string(in))
 	case "env":
@@ -118,6 +123,13 @@ func runHelper(mode string) int {
 		if os.Getenv("THEN") == "hang" {
 			time.Sleep(time.Hour)
 		}
+	case "echo-or-flood":
+		in, _ := io.ReadAll(os.Stdin)
+		if string(in) != "flood" {
+			out.Write(in)
+			return 0
+		}
+		return runHelper("flood")
 	case "flood":
 		writePid(os.Getenv("PIDFILE"), os.Getpid())
 		buf := bytes.Repeat([]byte("€"), 10000)

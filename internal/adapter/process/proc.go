@@ -45,7 +45,7 @@ type proc struct {
 	stderr  ring // written by the stderr goroutine, read after helpers.Wait
 	helpers sync.WaitGroup
 
-	exited  chan struct{} // closed once the program was reaped and its group killed
+	exited  chan struct{} // closed once the program was reaped, its group killed and its slot freed
 	waitErr error         // the program's exit, set before exited is closed
 
 	stopCtx   func() bool // stops the context callback
@@ -56,6 +56,7 @@ type proc struct {
 	mu        sync.Mutex
 	reason    abortReason
 	finished  bool
+	reaped    bool        // the group was killed for good; its id may be reused, so signal it no more
 	killTimer *time.Timer // SIGKILL after KillGrace
 	killDone  chan struct{}
 
@@ -138,11 +139,18 @@ func (a *Adapter) start(ctx context.Context, j *job) (*proc, error) {
 }
 
 // wait reaps the program, then kills what is left of its group: a child it
-// left behind would otherwise run on and keep standard output open.
+// left behind would otherwise run on and keep standard output open. Then
+// it frees the slot: nothing of the run executes any more, and what is
+// left of its output waits in the pipe for a client that may be slow to
+// read it, or stuck; that must not keep the next request from running.
 func (p *proc) wait() {
 	err := p.cmd.Wait()
+	p.mu.Lock()
 	p.kill(syscall.SIGKILL)
+	p.reaped = true
+	p.mu.Unlock()
 	p.waitErr = err
+	p.a.lim.release()
 	close(p.exited)
 }
 
@@ -172,17 +180,25 @@ func (p *proc) abort(r abortReason) {
 		return
 	}
 	p.reason = r
-	p.kill(syscall.SIGTERM)
 	p.stdout.Close()
+	if p.reaped {
+		return
+	}
+	p.kill(syscall.SIGTERM)
 	p.killTimer = time.AfterFunc(p.grace, func() {
 		defer close(p.killDone)
-		p.kill(syscall.SIGKILL)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if !p.reaped {
+			p.kill(syscall.SIGKILL)
+		}
 	})
 }
 
 // finish waits for the program to exit (bounded: the timeout, the context
-// and Close all abort it), stops the timers, joins the helper goroutines,
-// and frees the slot. It returns why the run was aborted, if it was.
+// and Close all abort it), stops the timers and joins the helper
+// goroutines. It returns why the run was aborted, if it was. The slot is
+// free by then (see wait).
 func (p *proc) finish() abortReason {
 	if p.cleaned {
 		return p.reason
@@ -213,7 +229,6 @@ func (p *proc) finish() abortReason {
 	p.errR.Close()
 	p.stdout.Close()
 	p.a.untrack(p)
-	p.a.lim.release()
 	return p.reason
 }
 

@@ -22,6 +22,16 @@
 // relative path with a slash ("./bin/llama-cli") is relative to Workdir.
 // The program runs in Workdir with the gateway's environment plus Env.
 //
+// A value that begins an argument ("{prompt}", "{prompt}!") is read by
+// most programs as an option when it starts with "-": a prompt
+// "--log-file=notes.txt" would make the program write a file. Such a
+// request is refused with a 400 before the program starts, unless the
+// command has a literal "--" argument before it (the POSIX end of options)
+// or the placeholder has text before it ("--prompt={prompt}"). The chatml,
+// llama3 and gemma formats begin with their own markup, so only plain
+// prompts and templates can start with "-". Validate refuses a {model}
+// that starts with "-" in such a place.
+//
 // # Prompt formats
 //
 // PromptFormat renders the messages ("developer" counts as "system"):
@@ -67,7 +77,8 @@
 // daemons) are not tracked.
 //
 // At most MaxConcurrency programs run at once; up to QueueSize further
-// requests wait, at most QueueTimeout each. A full queue or a longer wait is
+// requests wait, at most QueueTimeout each. A slot is free as soon as its
+// program has exited, even while a slow client still reads the output. A full queue or a longer wait is
 // a 429 with Retry-After (the queue timeout in seconds) and code
 // "queue_full" or "queue_timeout".
 //
@@ -168,10 +179,10 @@ type Options struct {
 // Adapter serves chat completions from a local program. It is safe for
 // concurrent use.
 type Adapter struct {
-	o         Options // defaults applied
-	program   string  // Command[0], joined to Workdir when relative with a slash
-	args      []arg   // Command[1:]
-	promptArg bool    // some argument holds {prompt}
+	o         Options  // defaults applied
+	program   string   // Command[0], joined to Workdir when relative with a slash
+	args      []cmdArg // Command[1:]
+	promptArg bool     // some argument holds {prompt}
 	tmpl      *template.Template
 	lim       *limiter
 	redactor  *redact.Redactor // of Secrets, for standard error
@@ -194,9 +205,8 @@ func New(o Options) (*Adapter, error) {
 	a.redactor = redact.New(a.o.Secrets...)
 	applyDefaults(&a.o)
 	a.program = resolveProgram(a.o.Workdir, a.o.Command[0])
-	for _, s := range a.o.Command[1:] {
-		ar, _ := parseArg(s) // Validate checked it
-		a.args = append(a.args, ar)
+	a.args, _ = parseArgs(a.o.Command[1:], 1) // Validate checked them
+	for _, ar := range a.args {
 		a.promptArg = a.promptArg || ar.uses(phPrompt)
 	}
 	if a.o.PromptTemplate != "" {

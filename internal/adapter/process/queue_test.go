@@ -148,3 +148,34 @@ func TestCloseKillsRunningAndFailsQueued(t *testing.T) {
 	_, err = send(context.Background(), a, body(false, "", "user", "x"))
 	wantError(t, err, http.StatusServiceUnavailable, "shutting_down")
 }
+
+// A client that stops reading a stream must not hold the slot beyond the
+// program's life: the program fills the pipe, blocks, and is killed at its
+// timeout, and then the next request runs although the stream is still
+// open and unread.
+func TestSlotFreedWhenTheProgramEndsWhileItsReaderIsStuck(t *testing.T) {
+	pidFile := tempPath(t, "pid")
+	o := helperOptions(t, "echo-or-flood", "PIDFILE="+pidFile)
+	o.MaxConcurrency, o.QueueSize, o.QueueTimeout, o.Timeout = 1, 1, 20*time.Second, 2*time.Second
+	a := newAdapter(t, o)
+	st := openStream(t, context.Background(), a, body(true, "", "user", "flood"))
+	defer st.Close()
+	next(t, st)
+	content(t, st) // one read; the reader stops here
+	waitGone(t, readPid(t, pidFile))
+
+	// Before the fix, this waited out the queue timeout: a 429.
+	if got := text(completion(t, a, body(false, "", "user", "hello"))); got != "hello" {
+		t.Errorf("the next request got %q, want hello", got)
+	}
+	// The stuck stream, read at last, ends with the timeout; its slot was
+	// freed once only (twice would let two programs run, or block).
+	if s := readRest(t, st); s.err == nil {
+		t.Errorf("the stream ended without error after %d bytes", len(s.text()))
+	} else {
+		wantError(t, s.err, http.StatusGatewayTimeout, "process_timeout")
+	}
+	if n := len(a.lim.slots); n != 0 {
+		t.Errorf("%d slots taken after every run ended", n)
+	}
+}

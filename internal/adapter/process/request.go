@@ -48,14 +48,38 @@ func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
 	if req.Temperature != nil {
 		v.temperature = *req.Temperature
 	}
+	if v.temperature == 0 {
+		v.temperature = 0 // -0 would be written "-0", which reads as an option
+	}
 	if a.promptArg && strings.IndexByte(prompt, 0) >= 0 {
 		return nil, adapter.BadRequest("messages", "invalid_value", "model %q (process) passes the prompt as a command-line argument, which cannot hold a NUL character", a.o.ID)
 	}
 	j := &job{prompt: prompt, stdin: !a.promptArg, promptTokens: estimateTokens(len(prompt)), argv: make([]string, len(a.args))}
 	for i, ar := range a.args {
-		j.argv[i] = ar.render(v)
+		s := ar.render(v)
+		if ar.leading != phNone && s != "" && s[0] == '-' {
+			return nil, a.optionLike(ar.leading, s)
+		}
+		j.argv[i] = s
 	}
 	return j, nil
+}
+
+// optionLike is the 400 for a value that would reach the program as an
+// option: it begins an argument (see cmdArg.leading) and starts with "-".
+func (a *Adapter) optionLike(ph placeholder, value string) error {
+	const avoid = `; the operator can avoid this by putting "--" before the argument in the command, writing it as --opt={%s}`
+	switch ph {
+	case phPrompt:
+		return adapter.BadRequest("messages", "invalid_value", "model %q (process): the prompt starts with \"-\" and would reach the program as a command-line option"+avoid+", or sending the prompt on standard input (no {prompt} in the command)", a.o.ID, "prompt")
+	case phMaxTokens:
+		return adapter.BadRequest("max_tokens", "invalid_value", "model %q (process): max_tokens %s would reach the program as a command-line option"+avoid, a.o.ID, value, "max_tokens")
+	case phTemperature:
+		return adapter.BadRequest("temperature", "invalid_value", "model %q (process): temperature %s would reach the program as a command-line option"+avoid, a.o.ID, value, "temperature")
+	}
+	// Validate refuses a configured model that starts with "-"; this is
+	// {model} run together with another placeholder.
+	return adapter.BadRequest("model", "invalid_value", "model %q (process): an argument of its command would start with \"-\" and reach the program as a command-line option"+avoid, a.o.ID, "model")
 }
 
 // prompt renders the messages with the template or the format.

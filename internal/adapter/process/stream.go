@@ -84,7 +84,7 @@ func (s *stream) Buffered() bool { return false }
 // Usage is the estimate for the text sent so far.
 func (s *stream) Usage() adapter.Usage { return adapterUsage(usage(s.promptTokens, s.sent)) }
 
-// Close stops a program that is still running and releases its slot.
+// Close stops a program that is still running and waits for it to exit.
 func (s *stream) Close() error {
 	if !s.ended {
 		s.p.abort(abortDropped)

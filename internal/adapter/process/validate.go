@@ -1,6 +1,7 @@
 package process
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,8 +16,16 @@ import (
 // parses and runs on a sample conversation, and no negative limits. Each
 // message names the field, e.g. "command[3]: unknown placeholder {promt}; ...".
 func Validate(o *Options) error {
-	if err := validateCommand(o.Command); err != nil {
+	args, err := validateCommand(o.Command)
+	if err != nil {
 		return err
+	}
+	if model := cmp.Or(o.Model, o.ID); strings.HasPrefix(model, "-") {
+		for i, ar := range args {
+			if ar.leading == phModel {
+				return fmt.Errorf("command[%d]: {model} is %q, which the program would read as an option; put \"--\" before it or write it as --opt={model}", i+1, model)
+			}
+		}
 	}
 	if _, ok := formats[o.PromptFormat]; !ok {
 		return fmt.Errorf("prompt_format: unknown format %q (known: plain, chatml, llama3, gemma)", o.PromptFormat)
@@ -55,27 +64,29 @@ func Validate(o *Options) error {
 	return nil
 }
 
-func validateCommand(cmd []string) error {
+// validateCommand checks cmd and returns its arguments after the program,
+// parsed.
+func validateCommand(cmd []string) ([]cmdArg, error) {
 	if len(cmd) == 0 {
-		return errors.New("command: required (the program and its arguments)")
+		return nil, errors.New("command: required (the program and its arguments)")
 	}
 	if strings.TrimSpace(cmd[0]) == "" {
-		return errors.New("command[0]: the program must not be empty")
+		return nil, errors.New("command[0]: the program must not be empty")
 	}
 	for i, s := range cmd {
 		if strings.IndexByte(s, 0) >= 0 {
-			return fmt.Errorf("command[%d]: contains a NUL byte", i)
-		}
-		ar, err := parseArg(s)
-		if err != nil {
-			return fmt.Errorf("command[%d]: %w", i, err)
-		}
-		if i == 0 && ar.hasPlaceholders() {
-			// Check must be able to find the program before any request.
-			return fmt.Errorf("command[0]: the program cannot contain placeholders, got %q", s)
+			return nil, fmt.Errorf("command[%d]: contains a NUL byte", i)
 		}
 	}
-	return nil
+	prog, err := parseArg(cmd[0])
+	if err != nil {
+		return nil, fmt.Errorf("command[0]: %w", err)
+	}
+	if prog.hasPlaceholders() {
+		// Check must be able to find the program before any request.
+		return nil, fmt.Errorf("command[0]: the program cannot contain placeholders, got %q", cmd[0])
+	}
+	return parseArgs(cmd[1:], 1)
 }
 
 // Check reports whether the program can be run: a bare name must be found
