@@ -52,6 +52,7 @@ type settings struct {
 	maxConns        int64 // 0: from the open-file limit
 	bodyTimeout     time.Duration
 	bodyMinRate     int64
+	writeTimeout    time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -97,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.Int64Var(&s.maxConns, "max-connections", envInt("AIGATEWAY_MAX_CONNECTIONS", 0), "most client connections served at once; 0 derives it from the open-file limit (env AIGATEWAY_MAX_CONNECTIONS)")
 	fs.DurationVar(&s.bodyTimeout, "body-read-timeout", envDuration("AIGATEWAY_BODY_READ_TIMEOUT", api.DefaultBodyReadTimeout), "how long a request body may take to start arriving (env AIGATEWAY_BODY_READ_TIMEOUT)")
 	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
+	fs.DurationVar(&s.writeTimeout, "write-timeout", envDuration("AIGATEWAY_WRITE_TIMEOUT", api.DefaultWriteTimeout), "how long one write of a response may block on a client that does not read (env AIGATEWAY_WRITE_TIMEOUT)")
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	}
 	if s.bodyMinRate <= 0 {
 		return nil, fmt.Errorf("--body-min-rate: must be positive, got %d", s.bodyMinRate)
+	}
+	if s.writeTimeout <= 0 {
+		return nil, fmt.Errorf("--write-timeout: must be positive, got %s", s.writeTimeout)
 	}
 	if s.shutdownTimeout < 0 {
 		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
@@ -190,7 +195,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler: connlimit.Handler(
 			api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate}),
+				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout}),
 			isProbe),
 		ConnContext:       connlimit.ConnContext,
 		ConnState:         ln.ConnState,
