@@ -23,6 +23,11 @@ type numberRange struct {
 // a 32-bit integer.
 const maxTokensLimit = math.MaxInt32
 
+// numericFields has a bit set for each field that rangeOf knows, so that
+// Peek asks only for those.
+const numericFields = 1<<fieldTemperature | 1<<fieldTopP | 1<<fieldPresencePenalty | 1<<fieldFrequencyPenalty |
+	1<<fieldMaxTokens | 1<<fieldMaxCompletionTokens | 1<<fieldN | 1<<fieldTopLogprobs | 1<<fieldSeed
+
 // rangeOf returns the range of a numeric field, and false for the others.
 func rangeOf(f field) (numberRange, bool) {
 	switch f {
@@ -47,7 +52,7 @@ func rangeOf(f field) (numberRange, bool) {
 // check returns a client error naming the field when value, the field's
 // JSON value, is not a number in range. null counts as absent. The codes and
 // wording are OpenAI's, which SDK users may already match on.
-func (r numberRange) check(name string, value gjson.Result) *Error {
+func (r numberRange) check(name string, value *gjson.Result) *Error {
 	if value.Type == gjson.Null {
 		return nil
 	}
@@ -82,7 +87,7 @@ func (r numberRange) check(name string, value gjson.Result) *Error {
 	return nil
 }
 
-func outOfRange(name string, value gjson.Result, kind string, above bool, limit string) *Error {
+func outOfRange(name string, value *gjson.Result, kind string, above bool, limit string) *Error {
 	code, side, op := kind+"_below_min_value", "below minimum", ">="
 	if above {
 		code, side, op = kind+"_above_max_value", "above maximum", "<="
@@ -96,7 +101,7 @@ func outOfRange(name string, value gjson.Result, kind string, above bool, limit 
 // fraction (5.5); 5.0 and 1e3 are whole, as the OpenAI API takes them.
 // overflow is -1 or +1 for a whole number below or above the int64 range
 // (n is then meaningless), else 0.
-func integerValue(value gjson.Result) (n int64, whole bool, overflow int) {
+func integerValue(value *gjson.Result) (n int64, whole bool, overflow int) {
 	if !strings.ContainsAny(value.Raw, ".eE") {
 		n, err := strconv.ParseInt(value.Raw, 10, 64)
 		if err != nil { // the grammar was checked, so only the range can fail
@@ -125,7 +130,7 @@ func sign(raw string) int {
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // typeName names a JSON value's type for messages.
-func typeName(v gjson.Result) string {
+func typeName(v *gjson.Result) string {
 	switch v.Type {
 	case gjson.String:
 		return "a string"

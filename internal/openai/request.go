@@ -65,7 +65,7 @@ func Peek(body []byte) (Fields, *Error) {
 	var seen uint64 // bit n: field n was present
 	var err *Error
 	doc.ForEach(func(key, value gjson.Result) bool {
-		err = f.member(key.Str, value, &seen)
+		err = f.member(key.Str, &value, &seen)
 		return err == nil
 	})
 	if err != nil {
@@ -78,7 +78,7 @@ func Peek(body []byte) (Fields, *Error) {
 }
 
 // member checks one top-level member and records what the gateway needs.
-func (f *Fields) member(key string, value gjson.Result, seen *uint64) *Error {
+func (f *Fields) member(key string, value *gjson.Result, seen *uint64) *Error {
 	id := lookupField(key)
 	if id == noField {
 		if v := caseVariant(key); v != noField {
@@ -94,7 +94,8 @@ func (f *Fields) member(key string, value gjson.Result, seen *uint64) *Error {
 			Message: fmt.Sprintf("%q is given more than once", key)}
 	}
 	*seen |= 1 << id
-	if r, ok := rangeOf(id); ok {
+	if numericFields&(1<<id) != 0 {
+		r, _ := rangeOf(id)
 		if err := r.check(key, value); err != nil {
 			return err
 		}

@@ -137,6 +137,9 @@ func TestKnownFieldsCoverChatRequest(t *testing.T) {
 		if got := lookupField(name); got != field(f) {
 			t.Errorf("lookupField(%q) = %d, want %d (knownFields and the switch disagree)", name, got, f)
 		}
+		if _, ok := rangeOf(field(f)); ok != (numericFields&(1<<f) != 0) {
+			t.Errorf("field %q: rangeOf and numericFields disagree", name)
+		}
 		if got := caseVariant(strings.ToUpper(name)); got != field(f) {
 			t.Errorf("caseVariant(%q) = %d, want %d", strings.ToUpper(name), got, f)
 		}
