@@ -210,8 +210,10 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		m.Temperature = t
 	}
 	if n := w.MaxTokens; n != nil {
-		if *n < 1 {
-			return m, fmt.Errorf("max_tokens: must be at least 1, got %d", *n)
+		// The gateway's own bound on a client's max_tokens (openai.Peek):
+		// providers keep it in 32 bits.
+		if *n < 1 || *n > math.MaxInt32 {
+			return m, fmt.Errorf("max_tokens: must be between 1 and %d, got %d", math.MaxInt32, *n)
 		}
 		m.MaxTokens = n
 	}

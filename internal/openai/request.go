@@ -2,10 +2,14 @@ package openai
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strconv"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
+
+	"aigateway/internal/jsonlimit"
 )
 
 // Fields are the top-level request fields the gateway needs for routing and
@@ -28,8 +32,14 @@ type Fields struct {
 	HasMaxTokens   bool // max_tokens or max_completion_tokens
 }
 
-// Peek validates that body is a JSON object and reads the fields the gateway
-// routes on. The error is ready to send to the client (status 400).
+// Peek validates that body is a JSON object, nested at most
+// jsonlimit.MaxDepth levels, and reads the fields the gateway routes on. It
+// also rejects what would make the gateway and a converter disagree about
+// the request, or hand a program or provider a value out of range: a number
+// field out of its documented range, a known field given twice, or a case
+// variant of a known field ("Stream", "MESSAGES"), which encoding/json would
+// decode into the field that Peek checked under its exact name. The error is
+// ready to send to the client (status 400).
 func Peek(body []byte) (Fields, *Error) {
 	var f Fields
 	start := 0
@@ -39,8 +49,10 @@ func Peek(body []byte) (Fields, *Error) {
 	if start == len(body) {
 		return f, &Error{Message: "the request body is empty; expected a JSON object", Type: TypeInvalidRequest, Code: "invalid_json"}
 	}
-	if !gjson.ValidBytes(body) {
-		return f, &Error{Message: "the request body is not valid JSON", Type: TypeInvalidRequest, Code: "invalid_json"}
+	// Validate before anything reads the body: gjson's readers recurse into
+	// nested values, so they are safe only on a body of bounded depth.
+	if err := jsonlimit.Validate(body); err != nil {
+		return f, invalidJSON(err)
 	}
 	if body[start] != '{' {
 		return f, &Error{Message: "the request body must be a JSON object", Type: TypeInvalidRequest, Code: "invalid_json"}
@@ -50,42 +62,11 @@ func Peek(body []byte) (Fields, *Error) {
 	// gjson reads a string; aliasing the body avoids copying it. The body is
 	// not modified while the Result is in use.
 	doc := gjson.Result{Type: gjson.JSON, Raw: unsafe.String(&body[start], len(body)-start), Index: start}
+	var seen uint64 // bit n: field n was present
 	var err *Error
 	doc.ForEach(func(key, value gjson.Result) bool {
-		switch key.Str {
-		case "model":
-			if f.ModelStart >= 0 {
-				err = &Error{Message: `"model" is given more than once`, Type: TypeInvalidRequest, Param: "model", Code: "invalid_value"}
-				return false
-			}
-			if value.Type != gjson.String {
-				err = &Error{Message: `"model" must be a string`, Type: TypeInvalidRequest, Param: "model", Code: "invalid_type"}
-				return false
-			}
-			f.Model = value.Str
-			f.ModelStart, f.ModelEnd = value.Index, value.Index+len(value.Raw)
-		case "stream":
-			switch value.Type {
-			case gjson.True:
-				f.Stream = true
-			case gjson.False, gjson.Null:
-			default:
-				err = &Error{Message: `"stream" must be a boolean`, Type: TypeInvalidRequest, Param: "stream", Code: "invalid_type"}
-				return false
-			}
-		case "stream_options":
-			f.IncludeUsage = value.Get("include_usage").Type == gjson.True
-		case "messages":
-			f.HasMessages = true
-			f.MessagesOK = value.IsArray() && !emptyArray(value.Raw)
-		// A key that is present counts as sent, even with null: inserting a
-		// default would duplicate the key, and most parsers keep the last one.
-		case "temperature":
-			f.HasTemperature = true
-		case "max_tokens", "max_completion_tokens":
-			f.HasMaxTokens = true
-		}
-		return true
+		err = f.member(key.Str, &value, &seen)
+		return err == nil
 	})
 	if err != nil {
 		return f, err
@@ -94,6 +75,69 @@ func Peek(body []byte) (Fields, *Error) {
 		return f, &Error{Message: `"model" is required`, Type: TypeInvalidRequest, Param: "model", Code: "missing_required_parameter"}
 	}
 	return f, nil
+}
+
+// member checks one top-level member and records what the gateway needs.
+func (f *Fields) member(key string, value *gjson.Result, seen *uint64) *Error {
+	id := lookupField(key)
+	if id == noField {
+		if v := caseVariant(key); v != noField {
+			return &Error{Type: TypeInvalidRequest, Param: key, Code: "unknown_parameter",
+				Message: fmt.Sprintf("Unrecognized request argument %q: field names are case-sensitive (did you mean %q?)", key, knownFields[v])}
+		}
+		return nil // passed on untouched
+	}
+	if *seen&(1<<id) != 0 {
+		// Parsers disagree on duplicates (first or last wins), so the
+		// gateway and the upstream could read different values.
+		return &Error{Type: TypeInvalidRequest, Param: key, Code: "invalid_value",
+			Message: fmt.Sprintf("%q is given more than once", key)}
+	}
+	*seen |= 1 << id
+	if numericFields&(1<<id) != 0 {
+		r, _ := rangeOf(id)
+		if err := r.check(key, value); err != nil {
+			return err
+		}
+	}
+	switch id {
+	case fieldModel:
+		if value.Type != gjson.String {
+			return &Error{Message: `"model" must be a string`, Type: TypeInvalidRequest, Param: "model", Code: "invalid_type"}
+		}
+		f.Model = value.Str
+		f.ModelStart, f.ModelEnd = value.Index, value.Index+len(value.Raw)
+	case fieldStream:
+		switch value.Type {
+		case gjson.True:
+			f.Stream = true
+		case gjson.False, gjson.Null:
+		default:
+			return &Error{Message: `"stream" must be a boolean`, Type: TypeInvalidRequest, Param: "stream", Code: "invalid_type"}
+		}
+	case fieldStreamOptions:
+		f.IncludeUsage = value.Get("include_usage").Type == gjson.True
+	case fieldMessages:
+		f.HasMessages = true
+		f.MessagesOK = value.IsArray() && !emptyArray(value.Raw)
+	// A key that is present counts as sent, even with null: inserting a
+	// default would duplicate the key, and most parsers keep the last one.
+	case fieldTemperature:
+		f.HasTemperature = true
+	case fieldMaxTokens, fieldMaxCompletionTokens:
+		f.HasMaxTokens = true
+	}
+	return nil
+}
+
+// invalidJSON is the client error for a body that jsonlimit rejected.
+func invalidJSON(err error) *Error {
+	var je *jsonlimit.Error
+	if errors.As(err, &je) && je.TooDeep {
+		return &Error{Type: TypeInvalidRequest, Code: "invalid_json",
+			Message: fmt.Sprintf("the request body nests JSON deeper than the gateway's limit of %d levels (at byte %d)", jsonlimit.MaxDepth, je.Offset)}
+	}
+	return &Error{Type: TypeInvalidRequest, Code: "invalid_json", Message: "the request body is not valid JSON: " + err.Error()}
 }
 
 // Patch returns body with the model value replaced by modelJSON (an encoded

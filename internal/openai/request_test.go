@@ -2,8 +2,10 @@ package openai
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func float(f float64) *float64 { return &f }
@@ -33,6 +35,14 @@ func TestPeek(t *testing.T) {
 		{"model twice", `{"model":"a","model":"b"}`, Fields{}, "invalid_value"},
 		{"model number", `{"model":1}`, Fields{}, "invalid_type"},
 		{"stream string", `{"model":"a","stream":"true"}`, Fields{}, "invalid_type"},
+		{"escaped key is the field", `{"model":"m","\u0073tream":true}`, Fields{Model: "m", ModelStart: 9, ModelEnd: 12, Stream: true}, ""},
+		{"numbers in range", `{"model":"m","temperature":2,"top_p":0,"presence_penalty":-2,"frequency_penalty":2,"max_tokens":2147483647,"n":128,"top_logprobs":20,"seed":-9223372036854775808}`,
+			Fields{Model: "m", ModelStart: 9, ModelEnd: 12, HasTemperature: true, HasMaxTokens: true}, ""},
+		{"whole numbers written as decimals", `{"model":"m","max_completion_tokens":1e3,"n":2.0,"seed":9.2e18}`,
+			Fields{Model: "m", ModelStart: 9, ModelEnd: 12, HasMaxTokens: true}, ""},
+		{"numbers null", `{"model":"m","top_p":null,"n":null,"seed":null,"top_logprobs":null}`, Fields{Model: "m", ModelStart: 9, ModelEnd: 12}, ""},
+		{"unknown fields pass", `{"model":"m","metadata":{"Stream":1},"store":true,"ſervice_tier":"x"}`, Fields{Model: "m", ModelStart: 9, ModelEnd: 12}, ""},
+		{"too deep", `{"model":"m","x":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`, Fields{}, "invalid_json"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,6 +63,89 @@ func TestPeek(t *testing.T) {
 				t.Errorf("model span %q is not the quoted value", raw)
 			}
 		})
+	}
+}
+
+// TestPeekRejects pins the error for each kind of bad request: the code and
+// the param a client sees.
+func TestPeekRejects(t *testing.T) {
+	cases := []struct {
+		name, body  string
+		code, param string
+		message     string // a substring
+	}{
+		{"temperature negative", `{"model":"m","temperature":-1}`, "decimal_below_min_value", "temperature", "Expected a value >= 0, but got -1"},
+		{"temperature huge", `{"model":"m","temperature":1e300}`, "decimal_above_max_value", "temperature", "got 1e300"},
+		{"temperature beyond float64", `{"model":"m","temperature":-1e400}`, "decimal_below_min_value", "temperature", ""},
+		{"temperature string", `{"model":"m","temperature":"0.5"}`, "invalid_type", "temperature", "expected a decimal, but got a string"},
+		{"top_p above 1", `{"model":"m","top_p":1.01}`, "decimal_above_max_value", "top_p", "<= 1"},
+		{"presence_penalty", `{"model":"m","presence_penalty":-2.5}`, "decimal_below_min_value", "presence_penalty", ">= -2"},
+		{"frequency_penalty", `{"model":"m","frequency_penalty":3}`, "decimal_above_max_value", "frequency_penalty", "<= 2"},
+		{"max_tokens negative", `{"model":"m","max_tokens":-5}`, "integer_below_min_value", "max_tokens", "Expected a value >= 1, but got -5"},
+		{"max_tokens zero", `{"model":"m","max_tokens":0}`, "integer_below_min_value", "max_tokens", ""},
+		{"max_tokens beyond int32", `{"model":"m","max_tokens":2147483648}`, "integer_above_max_value", "max_tokens", "<= 2147483647"},
+		{"max_tokens fraction", `{"model":"m","max_tokens":1.5}`, "invalid_type", "max_tokens", "expected an integer"},
+		{"max_tokens bool", `{"model":"m","max_tokens":true}`, "invalid_type", "max_tokens", "but got a boolean"},
+		{"max_completion_tokens huge", `{"model":"m","max_completion_tokens":1e300}`, "integer_above_max_value", "max_completion_tokens", "<= 2147483647, but got 1e300"},
+		{"n zero", `{"model":"m","n":0}`, "integer_below_min_value", "n", ""},
+		{"n 129", `{"model":"m","n":129}`, "integer_above_max_value", "n", "<= 128"},
+		{"n array", `{"model":"m","n":[1]}`, "invalid_type", "n", "but got an array"},
+		{"top_logprobs 21", `{"model":"m","top_logprobs":21}`, "integer_above_max_value", "top_logprobs", "<= 20"},
+		{"top_logprobs negative", `{"model":"m","top_logprobs":-1}`, "integer_below_min_value", "top_logprobs", ""},
+		{"seed beyond int64", `{"model":"m","seed":9223372036854775808}`, "integer_above_max_value", "seed", "<= 9223372036854775807"},
+		{"seed below int64", `{"model":"m","seed":-9.3e18}`, "integer_below_min_value", "seed", ">= -9223372036854775808"},
+		{"n huge negative", `{"model":"m","n":-1e999}`, "integer_below_min_value", "n", ""},
+		{"seed object", `{"model":"m","seed":{}}`, "invalid_type", "seed", "but got an object"},
+		{"long number is cut in the message", `{"model":"m","temperature":` + strings.Repeat("9", 1000) + `}`, "decimal_above_max_value", "temperature", strings.Repeat("9", 32) + "..."},
+		{"messages twice", `{"model":"m","messages":[{"role":"user","content":"hi"}],"messages":[]}`, "invalid_value", "messages", `"messages" is given more than once`},
+		{"stream twice", `{"model":"m","stream":false,"stream":true}`, "invalid_value", "stream", ""},
+		{"tools twice", `{"model":"m","tools":[],"tools":[]}`, "invalid_value", "tools", ""},
+		{"escaped duplicate", `{"model":"m","seed":1,"s\u0065ed":2}`, "invalid_value", "seed", ""},
+		{"upper-case MESSAGES", `{"model":"m","messages":[{"role":"user","content":"hi"}],"MESSAGES":[]}`, "unknown_parameter", "MESSAGES", `did you mean "messages"?`},
+		{"title-case Stream", `{"model":"m","Stream":true}`, "unknown_parameter", "Stream", `did you mean "stream"?`},
+		{"Model", `{"Model":"m"}`, "unknown_parameter", "Model", ""},
+		{"embeddings field", `{"model":"m","Input":"x"}`, "unknown_parameter", "Input", `did you mean "input"?`},
+		{"Unicode fold: long s", `{"model":"m","ſtream":true}`, "unknown_parameter", "ſtream", `did you mean "stream"?`},
+		{"Unicode fold: Kelvin sign", `{"model":"m","max_to\u212Aens":5}`, "unknown_parameter", "max_to\u212aens", `did you mean "max_tokens"?`},
+		{"syntax error names the byte", `{"model":"m",}`, "invalid_json", "", "invalid character '}' looking for beginning of object key string at byte 13"},
+		{"depth names the limit", strings.Repeat("[", 6<<20), "invalid_json", "", "deeper than the gateway's limit of 128 levels"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Peek([]byte(tc.body))
+			if err == nil {
+				t.Fatal("Peek accepted the body")
+			}
+			if err.Code != tc.code || err.Param != tc.param || !strings.Contains(err.Message, tc.message) {
+				t.Errorf("Peek error = %+v\nwant code %q, param %q, message containing %q", *err, tc.code, tc.param, tc.message)
+			}
+		})
+	}
+}
+
+// TestKnownFieldsCoverChatRequest: every field that DecodeChatRequest
+// decodes must be known to Peek, or its case variants slip through.
+func TestKnownFieldsCoverChatRequest(t *testing.T) {
+	typ := reflect.TypeFor[ChatRequest]()
+	for i := range typ.NumField() {
+		name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+		if lookupField(name) == noField {
+			t.Errorf("ChatRequest field %q is not in Peek's known fields", name)
+		}
+	}
+	for f, name := range knownFields {
+		if got := lookupField(name); got != field(f) {
+			t.Errorf("lookupField(%q) = %d, want %d (knownFields and the switch disagree)", name, got, f)
+		}
+		if _, ok := rangeOf(field(f)); ok != (numericFields&(1<<f) != 0) {
+			t.Errorf("field %q: rangeOf and numericFields disagree", name)
+		}
+		if got := caseVariant(strings.ToUpper(name)); got != field(f) {
+			t.Errorf("caseVariant(%q) = %d, want %d", strings.ToUpper(name), got, f)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { caseVariant("Max_Completion_Tokens") }); n != 0 {
+		t.Errorf("caseVariant allocates %v times", n)
 	}
 }
 
@@ -81,10 +174,12 @@ func TestErrorJSON(t *testing.T) {
 	}
 }
 
-// FuzzPeekPatch: Peek never panics, and a patched body is valid JSON whose
-// model is the new one.
+// FuzzPeekPatch: Peek never panics; what it accepts, encoding/json (which
+// the converters use) reads the same way; and a patched body is valid JSON
+// whose model is the new one.
 func FuzzPeekPatch(f *testing.F) {
-	for _, s := range []string{`{"model":"a","messages":[{"role":"user","content":"hi"}]}`, ` {"model":"a\u0041","x":[1,{"model":"n"}]}`, `{"temperature":1,"model":"z"}`, `{"model":"a","model":"b"}`, `[]`, `{`} {
+	for _, s := range []string{`{"model":"a","messages":[{"role":"user","content":"hi"}]}`, ` {"model":"a\u0041","x":[1,{"model":"n"}]}`, `{"temperature":1,"model":"z"}`, `{"model":"a","model":"b"}`, `[]`, `{`,
+		`{"model":"m","Stream":true}`, `{"model":"m","stream":false,"stream":true}`, `{"model":"m","max_tokens":-5,"n":1.5}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -92,6 +187,10 @@ func FuzzPeekPatch(f *testing.F) {
 		fields, err := Peek(body)
 		if err != nil {
 			return
+		}
+		var cr ChatRequest
+		if json.Unmarshal(body, &cr) == nil && (cr.Stream != fields.Stream || cr.Model != fields.Model && utf8.ValidString(fields.Model)) {
+			t.Fatalf("Peek read model %q stream %v, encoding/json read %q %v from %s", fields.Model, fields.Stream, cr.Model, cr.Stream, body)
 		}
 		out := Patch(body, &fields, QuoteString("new-model"), float(0.5), integer(3))
 		if !json.Valid(out) {

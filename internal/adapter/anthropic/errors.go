@@ -2,7 +2,7 @@ package anthropic
 
 import (
 	"bytes"
-	"encoding/json"
+
 	"fmt"
 	"net/http"
 	"strconv"
@@ -28,7 +28,7 @@ func ConvertError(status int, body []byte) *adapter.Error {
 		status = http.StatusBadGateway
 	}
 	var eb errorBody
-	if json.Unmarshal(body, &eb) == nil && eb.Error != nil && eb.Error.Message != "" {
+	if adapter.DecodeJSON(body, &eb) == nil && eb.Error != nil && eb.Error.Message != "" {
 		typ := eb.Error.Type
 		if typ == "" {
 			typ = typeForStatus(status)

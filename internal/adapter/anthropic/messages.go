@@ -2,12 +2,12 @@ package anthropic
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"unicode"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/jsonlimit"
 	"aigateway/internal/openai"
 )
 
@@ -189,10 +189,11 @@ func toolUse(tc openai.ToolCall, p string) (block, *adapter.Error) {
 	switch {
 	case len(args) == 0:
 		args = []byte("{}") // a call without arguments
-	case !json.Valid(args):
+	case jsonlimit.Validate(args) != nil:
 		// Wrapping it as {"raw": ...} (some gateways do) would show the
 		// model a call it never made.
-		return block{}, invalid(p+".function.arguments", "invalid_value", "%s.function.arguments is not valid JSON", p)
+		return block{}, invalid(p+".function.arguments", "invalid_value",
+			"%s.function.arguments is not valid JSON (or nests deeper than %d levels)", p, jsonlimit.MaxDepth)
 	case args[0] != '{':
 		return block{}, invalid(p+".function.arguments", "invalid_value", "%s.function.arguments must be a JSON object", p)
 	}

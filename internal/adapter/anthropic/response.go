@@ -22,7 +22,7 @@ import (
 // those tools itself and the client has nothing to call.
 func ConvertResponse(body []byte, created int64) ([]byte, adapter.Usage, error) {
 	var m messageResponse
-	if err := json.Unmarshal(body, &m); err != nil {
+	if err := adapter.DecodeJSON(body, &m); err != nil {
 		return nil, adapter.Usage{}, badUpstream("the upstream response is not a valid Messages API response", err)
 	}
 	if m.Type == "error" && m.Error != nil {
@@ -132,6 +132,9 @@ func (c *counts) adapter() adapter.Usage {
 // badUpstream is the error for an upstream answer that does not follow the
 // protocol.
 func badUpstream(msg string, cause error) *adapter.Error {
+	if adapter.TooDeep(cause) {
+		msg = adapter.TooDeepMessage()
+	}
 	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "invalid_upstream_response", "%s", msg)
 	e.Cause = cause
 	return e

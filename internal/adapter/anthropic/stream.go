@@ -59,7 +59,7 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 		return nil, false, badUpstream("the upstream sent a malformed stream event", t.malformed)
 	}
 	var e streamEvent
-	if err := json.Unmarshal(ev.Data, &e); err != nil {
+	if err := adapter.DecodeJSON(ev.Data, &e); err != nil {
 		t.malformed = err
 		return nil, false, nil
 	}

@@ -149,7 +149,7 @@ func ConvertEmbeddingsResponse(body []byte, clientModel string, base64Output boo
 		return nil, adapter.Usage{}, ConvertError(ae.Code, body)
 	}
 	var r batchEmbedResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := adapter.DecodeJSON(body, &r); err != nil {
 		return nil, adapter.Usage{}, badUpstream(err, "Gemini returned an embeddings response that is not valid")
 	}
 	out := embeddingsList{Object: "list", Data: make([]embeddingEntry, len(r.Embeddings)), Model: clientModel}

@@ -76,12 +76,12 @@ func parseAPIError(body []byte) *apiError {
 	}
 	if len(body) > 0 && body[0] == '[' {
 		var arr []json.RawMessage
-		if json.Unmarshal(body, &arr) != nil || len(arr) == 0 {
+		if adapter.DecodeJSON(body, &arr) != nil || len(arr) == 0 {
 			return nil
 		}
 		body = arr[0]
 	}
-	if json.Unmarshal(body, &v) != nil {
+	if adapter.DecodeJSON(body, &v) != nil {
 		return nil
 	}
 	return v.Error

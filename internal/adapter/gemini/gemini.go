@@ -37,6 +37,9 @@ func badParam(param, code, format string, args ...any) *adapter.Error {
 
 // badUpstream returns the 502 for a Gemini response this package cannot read.
 func badUpstream(cause error, format string, args ...any) *adapter.Error {
+	if adapter.TooDeep(cause) {
+		format, args = "%s", []any{adapter.TooDeepMessage()}
+	}
 	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "bad_upstream_response", format, args...)
 	e.Cause = cause
 	return e

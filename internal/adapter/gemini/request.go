@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
 )
 
@@ -173,7 +174,7 @@ func callArgs(s string) (json.RawMessage, error) {
 		return json.RawMessage("{}"), nil
 	}
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(s), &obj); err != nil {
+	if err := adapter.DecodeJSON([]byte(s), &obj); err != nil {
 		return nil, err
 	}
 	if obj == nil { // "null"
@@ -214,7 +215,7 @@ func toolResultParts(m *openai.Message, i int, calls map[string]knownCall) ([]pa
 // string), else the text as a JSON string.
 func toolOutput(text string) json.RawMessage {
 	var obj map[string]json.RawMessage
-	if json.Unmarshal([]byte(text), &obj) == nil && obj != nil {
+	if adapter.DecodeJSON([]byte(text), &obj) == nil && obj != nil {
 		return json.RawMessage(text)
 	}
 	b, _ := json.Marshal(text) // a string always encodes

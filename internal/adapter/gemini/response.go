@@ -17,7 +17,7 @@ import (
 // completion's Unix time.
 func ConvertResponse(body []byte, model string, created int64) ([]byte, adapter.Usage, error) {
 	var r generateContentResponse
-	if err := json.Unmarshal(body, &r); err != nil {
+	if err := adapter.DecodeJSON(body, &r); err != nil {
 		return nil, adapter.Usage{}, badUpstream(err, "Gemini returned a response that is not valid JSON")
 	}
 	if r.Error != nil {

@@ -51,12 +51,12 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 	var resps []generateContentResponse
 	if data[0] == '[' {
 		// Not SSE framing, but seen for errors; accept it anyway.
-		if err := json.Unmarshal(data, &resps); err != nil {
+		if err := adapter.DecodeJSON(data, &resps); err != nil {
 			return nil, false, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 	} else {
 		var r generateContentResponse
-		if err := json.Unmarshal(data, &r); err != nil {
+		if err := adapter.DecodeJSON(data, &r); err != nil {
 			return nil, false, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 		resps = []generateContentResponse{r}

@@ -14,6 +14,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/jsonlimit"
 	"aigateway/internal/openai"
 	"aigateway/internal/redact"
 )
@@ -143,7 +144,9 @@ func (a *Adapter) upstreamError(call *adapter.Call) error {
 	if status < 400 { // redirects and 1xx are not ours to pass on
 		e.Status = http.StatusBadGateway
 	}
-	if msg := gjson.GetBytes(body, "error.message"); msg.Type == gjson.String && status >= 400 {
+	// Only a valid body of bounded depth is passed on as the client's error:
+	// gjson finds error.message in a body that is broken further on.
+	if msg := gjson.GetBytes(body, "error.message"); msg.Type == gjson.String && status >= 400 && jsonlimit.Validate(body) == nil {
 		e.Body = body
 		e.Err = openai.Error{Message: msg.Str, Type: gjson.GetBytes(body, "error.type").String()}
 		return e

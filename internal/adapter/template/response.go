@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/jsonlimit"
 	"aigateway/internal/openai"
 )
 
@@ -29,7 +30,12 @@ func (a *Adapter) invalidResponse(format string, args ...any) *adapter.Error {
 
 // answer reads a 2xx non-stream response with the configured paths.
 func (a *Adapter) answer(body []byte) (*answer, error) {
-	if !gjson.ValidBytes(body) {
+	// Validate with a depth limit before gjson reads the paths: its readers
+	// recurse, and its own validator overflowed the stack on deep input.
+	if err := jsonlimit.Validate(body); err != nil {
+		if adapter.TooDeep(err) {
+			return nil, a.invalidResponse("%s", adapter.TooDeepMessage())
+		}
 		return nil, a.invalidResponse("the upstream response is not JSON")
 	}
 	text := gjson.GetBytes(body, a.resp.Text)

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/jsonlimit"
 	"aigateway/internal/openai"
 	"aigateway/internal/redact"
 	"aigateway/internal/sse"
@@ -44,7 +45,10 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 	if len(data) == 0 {
 		return nil, false, nil
 	}
-	if !gjson.ValidBytes(data) {
+	if err := jsonlimit.Validate(data); err != nil {
+		if adapter.TooDeep(err) {
+			return nil, false, t.streamErr("upstream_invalid_response", "%s", adapter.TooDeepMessage())
+		}
 		return nil, false, t.streamErr("upstream_invalid_response", "the upstream sent a stream event that is not JSON: %s", t.errorText(data))
 	}
 	text := gjson.GetBytes(data, t.cfg.Text)
