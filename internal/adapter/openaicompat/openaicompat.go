@@ -6,7 +6,9 @@
 package openaicompat
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -126,7 +128,45 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAnswer(buf); err != nil {
+		return nil, a.invalidAnswer(call, buf, err)
+	}
 	return &adapter.Response{Body: buf, Usage: usageOf(buf)}, nil
+}
+
+// errNotObject is checkAnswer's complaint about valid JSON that is not an
+// object (every OpenAI response body is one).
+var errNotObject = errors.New("not a JSON object")
+
+// checkAnswer reports why a 200 body cannot be relayed as an OpenAI
+// response: it is not valid JSON of bounded depth, or not an object. A
+// captive portal or a misrouted base_url answers 200 with an HTML page,
+// which clients would otherwise fail to parse with a confusing message.
+func checkAnswer(body []byte) error {
+	if err := jsonlimit.Validate(body); err != nil {
+		return err
+	}
+	if first := bytes.TrimLeft(body, " \t\r\n"); len(first) == 0 || first[0] != '{' {
+		return errNotObject
+	}
+	return nil
+}
+
+// invalidAnswer is the 502 for a 200 whose body checkAnswer refused. It
+// names the content type, the usual tell (text/html), and quotes the start
+// of the body with the secrets removed first.
+func (a *Adapter) invalidAnswer(call *adapter.Call, body []byte, err error) error {
+	ct := call.Resp.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "none"
+	}
+	msg := fmt.Sprintf("model %q: the upstream answered 200 with a body that is not a JSON object (Content-Type: %s): %s",
+		a.up.ID, ct, adapter.ErrorText(call.Redact(body)))
+	if adapter.TooDeep(err) {
+		msg = fmt.Sprintf("model %q: %s", a.up.ID, adapter.TooDeepMessage())
+	}
+	return &adapter.Error{Status: http.StatusBadGateway, Cause: fmt.Errorf("checking the upstream answer: %w", err),
+		Err: openai.Error{Type: openai.TypeUpstream, Code: "upstream_invalid_response", Message: msg}}
 }
 
 var (
