@@ -135,7 +135,7 @@ func badUpstream(msg string, cause error) *adapter.Error {
 	if adapter.TooDeep(cause) {
 		msg = adapter.TooDeepMessage()
 	}
-	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "invalid_upstream_response", "%s", msg)
+	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "upstream_invalid_response", "%s", msg)
 	e.Cause = cause
 	return e
 }

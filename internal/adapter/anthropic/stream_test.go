@@ -345,8 +345,8 @@ func TestTranslatorProtocolErrors(t *testing.T) {
 		status       int
 		typ, code    string
 	}{
-		{"malformed JSON", events(evStart) + "event: content_block_delta\ndata: {\"type\":\n\n" + events(evStop), http.StatusBadGateway, openai.TypeUpstream, "invalid_upstream_response"},
-		{"content before message_start", events(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`), http.StatusBadGateway, openai.TypeUpstream, "invalid_upstream_response"},
+		{"malformed JSON", events(evStart) + "event: content_block_delta\ndata: {\"type\":\n\n" + events(evStop), http.StatusBadGateway, openai.TypeUpstream, "upstream_invalid_response"},
+		{"content before message_start", events(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`), http.StatusBadGateway, openai.TypeUpstream, "upstream_invalid_response"},
 		{"error event without details", "event: error\ndata: {}\n\n", http.StatusInternalServerError, "api_error", ""},
 		{"error event named only by its type", "data: {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow down\"}}\n\n", http.StatusTooManyRequests, "rate_limit_error", ""},
 	} {

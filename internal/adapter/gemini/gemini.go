@@ -40,7 +40,7 @@ func badUpstream(cause error, format string, args ...any) *adapter.Error {
 	if adapter.TooDeep(cause) {
 		format, args = "%s", []any{adapter.TooDeepMessage()}
 	}
-	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "bad_upstream_response", format, args...)
+	e := adapter.Errorf(http.StatusBadGateway, openai.TypeUpstream, "upstream_invalid_response", format, args...)
 	e.Cause = cause
 	return e
 }

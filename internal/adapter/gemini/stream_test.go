@@ -259,7 +259,7 @@ func TestTranslatorErrors(t *testing.T) {
 			1, http.StatusServiceUnavailable, "unavailable"},
 		{"in-band error in an array", "data: [{\"error\":{\"code\":429,\"message\":\"quota\",\"status\":\"RESOURCE_EXHAUSTED\"}}]\n\n",
 			0, http.StatusTooManyRequests, "resource_exhausted"},
-		{"event that is not JSON", text + "data: {oops\n\n", 1, http.StatusBadGateway, "bad_upstream_response"},
+		{"event that is not JSON", text + "data: {oops\n\n", 1, http.StatusBadGateway, "upstream_invalid_response"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
