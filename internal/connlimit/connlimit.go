@@ -187,6 +187,17 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
+// CloseWrite shuts down the writing side when the connection supports it.
+// net/http does so before closing a connection whose request body it did
+// not read (a 413, a 408), then waits briefly, so that the client reads the
+// answer instead of a reset; hiding it behind the wrapper would lose that.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 type reserveKey struct{}
 
 // ConnContext is the http.Server ConnContext hook: it marks the context of
