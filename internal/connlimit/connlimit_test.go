@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,6 +168,42 @@ func TestClosedConnectionsGiveTheirPlaceBack(t *testing.T) {
 			t.Fatalf("request %d: %d", i, resp.StatusCode)
 		}
 		c.Close()
+	}
+	waitOpen(t, ln, 0, 0)
+}
+
+// net/http half-closes a connection whose request body it did not read
+// (a 413, a 408) and lingers before closing it, so that the client reads
+// the answer instead of a reset. Through the wrapper the half-close must
+// still happen: the client sees the end of the answer at once, not after
+// the linger.
+func TestUnreadBodyAnswerEndsAtOnce(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := NewListener(raw, Options{Max: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+	})}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	defer srv.Close()
+	c := dial(t, raw.Addr().String())
+	body := strings.Repeat("x", 4<<20)
+	go func() {
+		io.WriteString(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body) //nolint:errcheck
+	}()
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond)) // net/http lingers 500 ms
+	answer, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("the answer did not end before the linger: %v (got %q)", err, answer)
+	}
+	if !strings.HasPrefix(string(answer), "HTTP/1.1 413") {
+		t.Fatalf("answer %q", answer)
 	}
 	waitOpen(t, ln, 0, 0)
 }
