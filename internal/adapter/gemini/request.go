@@ -6,6 +6,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/toolcallid"
 )
 
 // RequestOptions configure ConvertRequest.
@@ -43,6 +44,7 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	signUnsignedCalls(contents)
 	out := generateContentRequest{Contents: contents, SystemInstruction: system}
 	budget := newSchemaBudget(schemaBytes(req))
 	if out.Tools, out.ToolConfig, err = convertTools(req, budget); err != nil {
@@ -75,7 +77,7 @@ func convertMessages(msgs []openai.Message, o *RequestOptions) (*content, []cont
 	}
 	var system []part
 	var contents []content
-	calls := map[string]knownCall{} // by OpenAI tool call id; later calls win
+	calls := map[string]knownCall{} // by OpenAI tool call id without its signature; later calls win
 	for i := range msgs {
 		m := &msgs[i]
 		var role string
@@ -131,8 +133,10 @@ func convertMessages(msgs []openai.Message, o *RequestOptions) (*content, []cont
 }
 
 // assistantParts converts an assistant message: its text, then one
-// functionCall part per tool call, with the thought signature and Gemini id
-// that the call's extra_content carries.
+// functionCall part per tool call, with the Gemini id that the call's
+// extra_content carries, and the thought signature from extra_content or,
+// when the client dropped that field, from the tool call id (package
+// toolcallid).
 func assistantParts(m *openai.Message, i int, calls map[string]knownCall, o *RequestOptions) ([]part, error) {
 	parts, err := contentParts(&m.Content, i, true, o)
 	if err != nil {
@@ -156,12 +160,16 @@ func assistantParts(m *openai.Message, i int, calls map[string]knownCall, o *Req
 				"%s.function.arguments must be a JSON object: %v", param, err)
 		}
 		extra := parseExtraContent(tc.ExtraContent)
+		base, signature := toolcallid.Split(tc.ID)
+		if extra.ThoughtSignature != "" {
+			signature = extra.ThoughtSignature
+		}
 		parts = append(parts, part{
 			FunctionCall:     &functionCall{ID: extra.FunctionCallID, Name: tc.Function.Name, Args: args},
-			ThoughtSignature: extra.ThoughtSignature,
+			ThoughtSignature: signature,
 		})
-		if tc.ID != "" {
-			calls[tc.ID] = knownCall{name: tc.Function.Name, geminiID: extra.FunctionCallID}
+		if base != "" {
+			calls[base] = knownCall{name: tc.Function.Name, geminiID: extra.FunctionCallID}
 		}
 	}
 	return parts, nil
@@ -191,7 +199,7 @@ func toolResultParts(m *openai.Message, i int, calls map[string]knownCall) ([]pa
 	if m.ToolCallID == "" {
 		return nil, badParam(param, "missing_required_parameter", "%s is required", param)
 	}
-	call, ok := calls[m.ToolCallID]
+	call, ok := calls[toolcallid.Base(m.ToolCallID)]
 	if !ok {
 		return nil, badParam(param, "invalid_value",
 			"%s: %q does not match any tool call of an earlier assistant message", param, m.ToolCallID)

@@ -53,9 +53,11 @@ func TestConvertRequestGolden(t *testing.T) {
 // docs. The differences, all intended:
 //   - the tool schema is sent as parametersJsonSchema, not parameters (see
 //     schema.go: the OpenAPI-subset field rejects common JSON Schema);
-//   - the functionCall part has no thoughtSignature: the OpenAI request's
-//     tool call carries no extra_content, so there is no signature to
-//     restore (TestThoughtSignatureRoundTrip restores one);
+//   - the functionCall part's thoughtSignature is Google's "skip the
+//     validator" value: the OpenAI request's tool call carries neither
+//     extra_content nor a signed id, so there is no signature to restore
+//     (TestThoughtSignatureRoundTrip restores one), and the call is in the
+//     current turn, which Gemini 3 validates;
 //   - generationConfig has no candidateCount: the request sets no n, and
 //     Gemini's default is 1.
 //
@@ -65,7 +67,7 @@ func TestGoldenMatchesReference(t *testing.T) {
 	decl := ref["tools"].([]any)[0].(map[string]any)["functionDeclarations"].([]any)[0].(map[string]any)
 	decl["parametersJsonSchema"] = decl["parameters"]
 	delete(decl, "parameters")
-	delete(ref["contents"].([]any)[1].(map[string]any)["parts"].([]any)[0].(map[string]any), "thoughtSignature")
+	ref["contents"].([]any)[1].(map[string]any)["parts"].([]any)[0].(map[string]any)["thoughtSignature"] = skipSignatureValidator
 	delete(ref["generationConfig"].(map[string]any), "candidateCount")
 
 	golden := decodeJSON(t, readTestdata(t, "openai-chat-request.gemini.json"))
@@ -241,7 +243,7 @@ func TestConvertRequest(t *testing.T) {
 			{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},
 			{"role":"tool","tool_call_id":"c1","content":[{"type":"text","text":"[1,"},{"type":"text","text":"2]"}]}]}`,
 		want: `{"contents":[{"role":"user","parts":[{"text":"go"}]},
-			{"role":"model","parts":[{"functionCall":{"name":"f","args":{}}}]},
+			{"role":"model","parts":[{"functionCall":{"name":"f","args":{}},"thoughtSignature":"skip_thought_signature_validator"}]},
 			{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"output":"[1,2]"}}}]}]}`,
 	}, {
 		name: "Gemini's call id and thought signature come back from extra_content",
@@ -260,9 +262,9 @@ func TestConvertRequest(t *testing.T) {
 			{"role":"assistant","tool_calls":[{"id":"x","type":"function","function":{"name":"new","arguments":"{}"}}]},
 			{"role":"tool","tool_call_id":"x","content":"2"}]}`,
 		want: `{"contents":[{"role":"user","parts":[{"text":"go"}]},
-			{"role":"model","parts":[{"functionCall":{"name":"old","args":{}}}]},
+			{"role":"model","parts":[{"functionCall":{"name":"old","args":{}},"thoughtSignature":"skip_thought_signature_validator"}]},
 			{"role":"user","parts":[{"functionResponse":{"name":"old","response":{"output":"1"}}}]},
-			{"role":"model","parts":[{"functionCall":{"name":"new","args":{}}}]},
+			{"role":"model","parts":[{"functionCall":{"name":"new","args":{}},"thoughtSignature":"skip_thought_signature_validator"}]},
 			{"role":"user","parts":[{"functionResponse":{"name":"new","response":{"output":"2"}}}]}]}`,
 	}, {
 		name: "tools, tool_choice auto",

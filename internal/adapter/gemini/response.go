@@ -9,6 +9,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/toolcallid"
 )
 
 // ConvertResponse turns a non-streamed GenerateContentResponse into an
@@ -128,7 +129,9 @@ func convertParts(parts []part, token string, cand int, nextCall *int) (partsDel
 }
 
 // toolCall converts a functionCall part. The arguments are the args object
-// as Gemini sent it, compacted; a call without args has arguments "{}".
+// as Gemini sent it, compacted; a call without args has arguments "{}". The
+// thought signature goes into extra_content and, for the clients that drop
+// that field, into the id (package toolcallid).
 func toolCall(p *part, token string, cand, n int) (openai.ToolCall, error) {
 	fc := p.FunctionCall
 	args := "{}"
@@ -140,7 +143,7 @@ func toolCall(p *part, token string, cand, n int) (openai.ToolCall, error) {
 		args = buf.String()
 	}
 	return openai.ToolCall{
-		ID:           toolCallID(fc.ID, token, cand, n),
+		ID:           toolcallid.Sign(toolCallID(fc.ID, token, cand, n), p.ThoughtSignature),
 		Type:         "function",
 		Function:     openai.FunctionCall{Name: fc.Name, Arguments: args},
 		ExtraContent: extraContent(p.ThoughtSignature, fc.ID),

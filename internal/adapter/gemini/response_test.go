@@ -10,6 +10,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
+	"aigateway/internal/toolcallid"
 )
 
 // TestConvertResponseFixture converts gemini-response.json: text plus two
@@ -76,8 +77,8 @@ func TestThoughtSignatureRoundTrip(t *testing.T) {
 }
 
 // TestGeminiCallIDRoundTrip: a functionCall.id from Gemini is the OpenAI
-// id, and both the functionCall and the functionResponse of the next
-// request carry it.
+// id (with the call's thought signature appended), and both the
+// functionCall and the functionResponse of the next request carry it.
 func TestGeminiCallIDRoundTrip(t *testing.T) {
 	upstream := `{"candidates":[{"content":{"role":"model","parts":[
 		{"functionCall":{"id":"fc_7","name":"lookup","args":{"q":"x"}},"thoughtSignature":"c2ln"},
@@ -91,12 +92,12 @@ func TestGeminiCallIDRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := resp.Choices[0].Message.ToolCalls
-	if len(calls) != 2 || calls[0].ID != "fc_7" || calls[1].ID != "fc_8" || calls[1].Function.Arguments != "{}" {
+	if len(calls) != 2 || calls[0].ID != "fc_7"+toolcallid.Separator+"c2ln" || calls[1].ID != "fc_8" || calls[1].Function.Arguments != "{}" {
 		t.Fatalf("tool calls %s", jsonOf(t, calls))
 	}
 	history, _ := json.Marshal(resp.Choices[0].Message)
 	next := `{"model":"m","messages":[{"role":"user","content":"go"},` + string(history) + `,
-		{"role":"tool","tool_call_id":"fc_8","content":"b"},{"role":"tool","tool_call_id":"fc_7","content":"a"}]}`
+		{"role":"tool","tool_call_id":"fc_8","content":"b"},{"role":"tool","tool_call_id":"` + calls[0].ID + `","content":"a"}]}`
 	got := convert(t, next, RequestOptions{})
 	want := `[{"role":"user","parts":[{"text":"go"}]},
 		{"role":"model","parts":[{"functionCall":{"id":"fc_7","name":"lookup","args":{"q":"x"}},"thoughtSignature":"c2ln"},
