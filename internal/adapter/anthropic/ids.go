@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+
+	"aigateway/internal/toolcallid"
 )
 
 // sanitizeID makes a tool call id acceptable to the Messages API, which takes
@@ -13,9 +15,15 @@ import (
 // bad byte becomes "_" and a hash of the original id is appended, so that two
 // ids differing only in bad characters ("a.b", "a:b") stay distinct.
 //
+// The thought signature a Gemini model's id may carry (package toolcallid)
+// is removed first: it means nothing to Anthropic, and a conversation
+// reaches Claude with such ids when it moves here from Gemini, by the
+// client's choice or by a fallback.
+//
 // The same function is used for tool_use.id and tool_result.tool_use_id, so
 // the pair still matches after rewriting.
 func sanitizeID(id string) string {
+	id = toolcallid.Base(id)
 	valid := true
 	for i := 0; i < len(id); i++ {
 		if !idByte(id[i]) {

@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"aigateway/internal/openai"
+	"aigateway/internal/toolcallid"
 )
 
 // requestCase is one conversion: a client body and, for success, the JSON
@@ -195,6 +196,36 @@ func TestConvertRequestToolIDsAreSanitizedConsistently(t *testing.T) {
 			t.Errorf("two different ids were both rewritten to %q", u)
 		}
 		seen[u] = true
+	}
+}
+
+// A conversation that moves here from a Gemini model carries tool call ids
+// with a thought signature appended; Anthropic gets the ids without it, the
+// call and its result still matching.
+func TestConvertRequestToolIDsLoseTheThoughtSignature(t *testing.T) {
+	signed := "call_r1_0_0" + toolcallid.Separator + "Cs8BAY89a1-_ZrEfMkC4ZPVZx2Q"
+	plainWithColon := "functions.Read:1" + toolcallid.Separator + "QUJD"
+	body := msgs(`[{"role":"user","content":"q"},
+		{"role":"assistant","tool_calls":[{"id":"` + signed + `","type":"function","function":{"name":"f","arguments":"{}"}},
+			{"id":"` + plainWithColon + `","type":"function","function":{"name":"g","arguments":"{}"}}]},
+		{"role":"tool","tool_call_id":"` + signed + `","content":"1"},{"role":"tool","tool_call_id":"` + plainWithColon + `","content":"2"}]`)
+	got, err := ConvertRequest(decodeRequest(t, body), RequestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := gjson.GetBytes(got, "messages.1.content.#.id").Array()
+	results := gjson.GetBytes(got, "messages.2.content.#.tool_use_id").Array()
+	if len(uses) != 2 || len(results) != 2 {
+		t.Fatalf("got %d tool_use and %d tool_result blocks:\n%s", len(uses), len(results), got)
+	}
+	if uses[0].Str != "call_r1_0_0" || results[0].Str != "call_r1_0_0" {
+		t.Errorf("ids %q / %q, want call_r1_0_0 for both", uses[0].Str, results[0].Str)
+	}
+	if uses[1].Str != sanitizeID("functions.Read:1") || results[1].Str != uses[1].Str {
+		t.Errorf("ids %q / %q, want %q for both", uses[1].Str, results[1].Str, sanitizeID("functions.Read:1"))
+	}
+	if strings.Contains(string(got), toolcallid.Separator) {
+		t.Errorf("a signature part reached Anthropic:\n%s", got)
 	}
 }
 
