@@ -1,8 +1,9 @@
 // Package openaicompat is the adapter for OpenAI-compatible upstreams (OpenAI,
 // DeepSeek, Groq, Mistral, Ollama, vLLM, LM Studio, ...). It is a byte-level
 // passthrough: the client's body goes upstream with only "model" rewritten
-// (and configured defaults added), and the upstream's JSON or SSE events come
-// back unchanged. Nothing is decoded and re-encoded on this path.
+// (and configured defaults added, and tool call ids that carry a Gemini
+// thought signature cut back to the id), and the upstream's JSON or SSE
+// events come back unchanged. Nothing is decoded and re-encoded on this path.
 package openaicompat
 
 import (
@@ -99,6 +100,9 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 		temperature, maxTokens = a.temperature, a.maxTokens
 	}
 	body := openai.Patch(req.Body, &req.Fields, a.modelJSON, temperature, maxTokens)
+	if req.Op == adapter.OpChat {
+		body = stripSignatures(body)
+	}
 
 	// The outbound headers are built here, never copied from the client, so
 	// that client credentials and hop-by-hop headers cannot reach the upstream.
