@@ -56,6 +56,21 @@
 // message_delta. Gemini's are its text chunks plus one chunk holding all
 // function calls; a cut past the end comes before the finishReason chunk.
 //
+// # Gemini 3 thought signatures
+//
+// A Gemini model whose name starts with "gemini-3" behaves as Gemini 3 does
+// with thought signatures. It signs the first function call of each reply
+// (with the directive's thought_signature, else with 512 opaque bytes of its
+// own in base64, different for every request). It rejects, with Gemini's
+// 400 INVALID_ARGUMENT messages, a request whose current turn (what follows
+// the last user content with a part other than a functionResponse) has a
+// model content whose first functionCall part lacks a thoughtSignature
+// ("Function call is missing a thought_signature in functionCall parts.
+// ...") or carries one the server did not issue, of the last 1000
+// ("Corrupted thought signature."). The two values Google documents for
+// calls Gemini did not make, "skip_thought_signature_validator" and
+// "context_engineering_is_the_way_to_go", pass. Other models check nothing.
+//
 // # Adding protocols
 //
 // Each wire format lives in its own files (openai.go, anthropic*.go,

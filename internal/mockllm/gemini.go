@@ -161,10 +161,19 @@ func (c *call) geminiDecode(v any) bool {
 }
 
 type geminiContent struct {
-	Role  string `json:"role"`
-	Parts []struct {
-		Text string `json:"text"`
-	} `json:"parts"`
+	Role  string       `json:"role"`
+	Parts []geminiPart `json:"parts"`
+}
+
+// geminiPart is the part of a Part the mock reads: text to count, and what
+// Gemini 3 checks thought signatures on.
+type geminiPart struct {
+	Text         string `json:"text"`
+	FunctionCall *struct {
+		Name string `json:"name"`
+	} `json:"functionCall"`
+	FunctionResponse json.RawMessage `json:"functionResponse"`
+	ThoughtSignature string          `json:"thoughtSignature"`
 }
 
 func (gc *geminiContent) words() int {

@@ -29,9 +29,23 @@ func (c *call) geminiGenerate(model string, stream bool) error {
 	if done, err := c.start(d, stream); done {
 		return err
 	}
+	gemini3 := isGemini3(model)
+	if gemini3 && c.checkSignatures(&req) {
+		return nil
+	}
 	rp := c.s.plan(d, req.promptWords(), true)
-	if d.ThoughtSignature != "" && len(rp.calls) > 0 && rp.calls[0].sig == "" {
-		rp.calls[0].sig = d.ThoughtSignature
+	if len(rp.calls) > 0 && rp.calls[0].sig == "" {
+		switch {
+		case d.ThoughtSignature != "":
+			rp.calls[0].sig = d.ThoughtSignature
+		case gemini3:
+			rp.calls[0].sig = mockSignature(c.seq)
+		}
+	}
+	for _, pc := range rp.calls {
+		if pc.sig != "" {
+			c.s.issued.add(pc.sig)
+		}
 	}
 	g := geminiReply{rp: &rp, model: model, id: "mock-" + strconv.FormatInt(c.seq, 10), thoughts: d.ThoughtsTokens, chunks: rp.numPieces()}
 	if len(rp.calls) > 0 {

@@ -77,7 +77,9 @@ type Directive struct {
 
 	// ThoughtSignature (Gemini only) is set as the "thoughtSignature" of
 	// the first functionCall part, as Gemini does with parallel calls; use
-	// ToolCall.ThoughtSignature to sign other calls.
+	// ToolCall.ThoughtSignature to sign other calls. Empty means none, or a
+	// signature of the mock's own for a Gemini 3 model (see the package
+	// doc).
 	ThoughtSignature string `json:"thought_signature,omitempty"`
 	// ThoughtsTokens (Gemini only) is sent as usageMetadata.thoughtsTokenCount
 	// and added to totalTokenCount. Nil means the field is absent.

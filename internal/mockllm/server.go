@@ -107,6 +107,8 @@ type Server struct {
 
 	bufs sync.Pool // *[]byte response buffers
 
+	issued signatures // Gemini thought signatures sent
+
 	modelList []byte // precomputed GET /v1/models body
 }
 
