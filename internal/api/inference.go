@@ -59,9 +59,9 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 // is held back until the upstream produced its first chunk, so an upstream
 // that fails at once is still retried. After a failure, judge decides
 // whether the request ends, moves on to another deployment, or may try the
-// same one again; only the last waits (backoff or Retry-After), and only
-// when the plan has that deployment to offer, so that the last failure
-// reaches the client at once.
+// same one again. Only a retry of a deployment that failed waits (backoff
+// or its Retry-After): moving on is immediate, and the last failure reaches
+// the client at once.
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
 	for {
