@@ -23,7 +23,35 @@ type Error struct {
 	Header http.Header
 	// Cause is the underlying error, for logs.
 	Cause error
+	// Fault says what the failure means for the deployment and for the
+	// rest of the request where Status alone would mislead. The zero value
+	// lets the gateway judge by Status.
+	Fault Fault
 }
+
+// Fault classifies a failure for retries, fallbacks and circuit breakers.
+type Fault uint8
+
+const (
+	// FaultByStatus leaves the judgement to the HTTP status: 429 and 5xx
+	// (and Anthropic's 529) are worth another attempt, 401 and 403 (a
+	// revoked or wrong key) make the request move on to another
+	// deployment, other 4xx are the client's own mistake.
+	FaultByStatus Fault = iota
+	// FaultBusy: the deployment works but cannot take this request now
+	// (a local program's full queue, a gateway shutting down). The request
+	// moves on to other deployments and fallbacks, without waiting; the
+	// deployment's breaker does not count it.
+	FaultBusy
+	// FaultBroken: the deployment failed in a way that another attempt on
+	// it would repeat, after as long again (a program that cannot start,
+	// exits with an error or runs past its timeout). The request moves on
+	// to other deployments and fallbacks; the breaker counts a failure.
+	FaultBroken
+	// FaultFinal: no other attempt can do better (the answer itself is too
+	// large). The request ends with this error.
+	FaultFinal
+)
 
 func (e *Error) Error() string {
 	if e.Cause != nil {

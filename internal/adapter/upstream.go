@@ -137,7 +137,7 @@ func (c *Call) ReadBody() ([]byte, error) {
 	if err != nil {
 		var tooBig *bodyio.TooLargeError
 		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusBadGateway, Cause: err, Err: openai.Error{
+			return nil, &Error{Status: http.StatusBadGateway, Cause: err, Fault: FaultFinal, Err: openai.Error{
 				Type: openai.TypeUpstream, Code: "upstream_response_too_large",
 				Message: fmt.Sprintf("model %q: the upstream response exceeds %d bytes", c.u.ID, tooBig.Limit)}}
 		}
@@ -231,7 +231,7 @@ func (c *Call) StreamError(err error) error {
 		e.Status, e.Err.Type, e.Err.Code = http.StatusGatewayTimeout, openai.TypeTimeout, "upstream_timeout"
 		e.Err.Message = fmt.Sprintf("model %q: the upstream stream was silent for %s", c.u.ID, c.u.idle())
 	case errors.Is(err, errEventTooLarge):
-		e.Err.Code = "upstream_response_too_large"
+		e.Err.Code, e.Fault = "upstream_response_too_large", FaultFinal
 		e.Err.Message = fmt.Sprintf("model %q: an upstream stream event exceeds %d bytes", c.u.ID, c.u.MaxResponse())
 	case err == io.EOF:
 		e.Err.Message = fmt.Sprintf("model %q: the upstream ended the stream before it was complete", c.u.ID)

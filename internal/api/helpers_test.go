@@ -111,6 +111,9 @@ type gatewayOptions struct {
 	imageDial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	// writeTimeout is api.Options.WriteTimeout.
 	writeTimeout time.Duration
+	// retry is api.Options.Retry; zero means waits of a few milliseconds
+	// (Retry-After capped at 50ms), so that retries do not slow the tests.
+	retry api.RetryPolicy
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -164,9 +167,11 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		t.Fatalf("registry: %v", err)
 	}
 	g.reg = reg
+	if o.retry == (api.RetryPolicy{}) {
+		o.retry = api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}
+	}
 	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
-		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate,
-		Retry: api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}}))
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry}))
 	t.Cleanup(srv.Close)
 	g.URL, g.logs = srv.URL, logs
 	t.Cleanup(func() {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/breaker"
 	"aigateway/internal/openai"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
@@ -55,14 +57,22 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 // attempt tries the plan's deployments until one answers. Retries and
 // fallbacks happen only before the first byte reaches the client: a stream
 // is held back until the upstream produced its first chunk, so an upstream
-// that fails at once is still retried.
+// that fails at once is still retried. After a failure, judge decides
+// whether the request ends, moves on to another deployment, or may try the
+// same one again. Only a retry of a deployment that failed waits (backoff
+// or its Retry-After): moving on is immediate, and the last failure reaches
+// the client at once.
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
 	for {
-		// Wait before asking the plan: Next takes the breaker's slot (the
-		// single probe after a cool-down), which must not be held while
-		// sleeping.
-		if rec.attempts > 0 && !s.backoff(r.Context(), rec.attempts, lastErr) {
+		// Choose, wait, then pass the breaker: Next takes the breaker's
+		// slot (the single probe after a cool-down), which must not be
+		// held while sleeping.
+		_, failed, ok := plan.Peek()
+		if !ok {
+			break
+		}
+		if failed != nil && !s.backoff(r.Context(), rec.attempts, failed) {
 			rec.status, rec.err = statusClientClosed, r.Context().Err()
 			return
 		}
@@ -80,10 +90,13 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			}
 			return
 		}
-		if err != nil && retryable(err) {
-			lastErr = err
-			s.log.Warn("upstream attempt failed", "request_id", rec.id, "model", m.ID, "deployment", d.Label, "attempt", rec.attempts, "error", err)
-			continue
+		if err != nil {
+			if next, _ := judge(err); next != stepEnd {
+				lastErr = err
+				plan.Failed(d, err, next == stepRetry)
+				s.log.Warn("upstream attempt failed", "request_id", rec.id, "model", m.ID, "deployment", d.Label, "attempt", rec.attempts, "error", err)
+				continue
+			}
 		}
 		s.routeHeaders(w, rec)
 		if err != nil {
@@ -99,18 +112,18 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		return
 	}
 	if lastErr == nil {
-		lastErr = adapter.Errorf(http.StatusServiceUnavailable, openai.TypeUnavailable, "no_deployment_available",
-			"The model %q has no deployment available right now (all are failing and taken out of rotation); try again shortly", req.Fields.Model)
+		// A plan always offers a first attempt (forced when every
+		// deployment is out of rotation): this is a gateway bug.
+		lastErr = fmt.Errorf("router: the plan for %q offered no deployment", req.Fields.Model)
 	}
 	s.routeHeaders(w, rec)
 	s.fail(w, r, rec, lastErr)
 }
 
 // send makes one attempt on d and, for a stream, reads its first chunk. It
-// reports the outcome to d's breaker exactly once, whatever happens (a
-// panic included): a failure for what retryable counts, a release when the
-// client left, a success otherwise (an upstream that answers with a client
-// error is healthy).
+// reports the attempt's outcome to d's breaker exactly once, whatever
+// happens (a panic included): at once for an answer or a failure, and for a
+// stream that started, when the stream ends (see outcomeStream).
 func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first []byte, err error) {
 	reported := false
 	defer func() {
@@ -121,53 +134,140 @@ func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.
 	resp, err = d.Adapter.Send(ctx, req)
 	if err == nil && resp.Stream != nil {
 		first, err = resp.Stream.Next()
-		if err == io.EOF {
+		switch {
+		case err == io.EOF:
 			first, err = nil, nil
-		} else if err != nil {
+		case err != nil:
 			resp.Stream.Close()
+		default:
+			resp.Stream = &outcomeStream{Stream: resp.Stream, ctx: ctx, breaker: d.Breaker}
+			reported = true
+			return resp, first, nil
 		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		d.Breaker.Release()
-	case err != nil && retryable(err):
-		d.Breaker.Failure()
-	default:
-		d.Breaker.Success()
-	}
+	report(ctx, d.Breaker, err)
 	reported = true
 	return resp, first, err
 }
 
-// retryable reports whether another attempt may succeed: connection errors,
-// timeouts before the first byte, 429 and 5xx (and Anthropic's 529), never
-// another 4xx.
-func retryable(err error) bool {
+// report tells b how an attempt ended (err nil: the upstream answered). A
+// client that left says nothing about the upstream; judge decides the rest.
+func report(ctx context.Context, b *breaker.Breaker, err error) {
+	if ctx.Err() != nil {
+		b.Release()
+		return
+	}
+	v := verdictHealthy
+	if err != nil {
+		_, v = judge(err)
+	}
+	switch v {
+	case verdictFailed:
+		b.Failure()
+	case verdictNeutral:
+		b.Release()
+	default:
+		b.Success()
+	}
+}
+
+// outcomeStream reports a started stream's outcome to its deployment's
+// breaker when the outcome is known: a success at the upstream's proper
+// end, report's verdict on a failure, a release when the stream is closed
+// before either (the client left or stopped reading). So a stream that
+// breaks off after its first chunk counts against its deployment, and a
+// stream that is a breaker's probe holds the probe slot until it ends.
+type outcomeStream struct {
+	adapter.Stream
+	ctx      context.Context
+	breaker  *breaker.Breaker
+	reported bool
+}
+
+func (o *outcomeStream) Next() ([]byte, error) {
+	data, err := o.Stream.Next()
+	if err != nil && !o.reported {
+		o.reported = true
+		if err == io.EOF {
+			report(o.ctx, o.breaker, nil)
+		} else {
+			report(o.ctx, o.breaker, err)
+		}
+	}
+	return data, err
+}
+
+func (o *outcomeStream) Close() error {
+	if !o.reported {
+		o.reported = true
+		o.breaker.Release()
+	}
+	return o.Stream.Close()
+}
+
+// step is what a request does after an attempt failed.
+type step uint8
+
+const (
+	// stepEnd answers the client with the failure: its own mistake (a
+	// 4xx), or one that no other attempt can improve.
+	stepEnd step = iota
+	// stepMoveOn tries the pool's other deployments and the fallbacks, at
+	// once and never this deployment again: it cannot serve this request.
+	stepMoveOn
+	// stepRetry tries again, this deployment included, after the backoff
+	// or Retry-After wait when it is this deployment.
+	stepRetry
+)
+
+// verdict is what a failed attempt tells its deployment's breaker.
+type verdict uint8
+
+const (
+	verdictHealthy verdict = iota // the upstream answered; a client error is the client's
+	verdictFailed                 // counts towards taking the deployment out of rotation
+	verdictNeutral                // says nothing about the upstream
+)
+
+// judge classifies a failed attempt; the adapter's own Fault comes first,
+// then the HTTP status:
+//   - busy (a local program's full queue or queue timeout, shutdown): move
+//     on, not a breaker failure;
+//   - broken (a program that cannot start, fails or times out), 401 and 403
+//     (a revoked or wrong key breaks the deployment for every request):
+//     move on, a breaker failure;
+//   - 429, 500, 502, 503, 504 and Anthropic's 529, which includes a
+//     connection error and a timeout before the first byte: retry, a
+//     breaker failure;
+//   - final (an answer too large) and every other 4xx: end, healthy;
+//   - an error that is not an upstream's (a gateway bug): end, neutral.
+func judge(err error) (step, verdict) {
 	var ae *adapter.Error
 	if !errors.As(err, &ae) {
-		return false
+		return stepEnd, verdictNeutral
 	}
-	switch ae.Err.Code {
-	case "queue_full", "queue_timeout":
-		// A local program's queue: the client should come back after
-		// Retry-After rather than wait in it again.
-		return false
-	case "process_failed", "process_timeout", "process_start_failed", "upstream_response_too_large":
-		// The same program or the same oversized answer would fail the same
-		// way again, after as long again.
-		return false
+	switch ae.Fault {
+	case adapter.FaultBusy:
+		return stepMoveOn, verdictNeutral
+	case adapter.FaultBroken:
+		return stepMoveOn, verdictFailed
+	case adapter.FaultFinal:
+		return stepEnd, verdictHealthy
 	}
 	switch ae.Status {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout, 529:
-		return true
+		return stepRetry, verdictFailed
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return stepMoveOn, verdictFailed
 	}
-	return false
+	return stepEnd, verdictHealthy
 }
 
-// backoff waits before attempt n+1: exponential with full jitter, or the
-// upstream's Retry-After when longer, up to MaxRetryWait. It returns false
-// when the client left while waiting.
+// backoff waits before attempt n+1 when it goes to a deployment that
+// failed before (lastErr): exponential with full jitter, or that
+// deployment's Retry-After when longer, up to MaxRetryAfter. It returns
+// false when the client left while waiting.
 func (s *Server) backoff(ctx context.Context, n int, lastErr error) bool {
 	wait := s.retry.Base << (n - 1)
 	if wait > s.retry.Max || wait <= 0 {

@@ -37,7 +37,9 @@ type healthModel struct {
 
 // health serves GET /health: 200 while the gateway runs, with each
 // deployment's availability and circuit breaker. "degraded" means some
-// enabled deployment cannot serve or is taken out of rotation.
+// enabled deployment cannot serve or is out of rotation for a cool-down; a
+// deployment whose cool-down has passed is ready for a probe (half_open)
+// and no longer degrades the status, whether or not a request came since.
 func (s *Server) health(w http.ResponseWriter) {
 	b := healthBody{Status: "ok", Models: []healthModel{}}
 	s.router.Registry().Entries(func(id string, d *registry.Deployment) {
@@ -51,7 +53,7 @@ func (s *Server) health(w http.ResponseWriter) {
 		default:
 			snap := d.Breaker.Snapshot()
 			hm.Breaker = &snap
-			if snap.State != breaker.Closed {
+			if snap.State == breaker.Open {
 				b.Status = "degraded"
 			}
 		}

@@ -149,6 +149,9 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// The breaker takes a failing deployment out of the choice among
+// alternatives: while it is open, requests go to the pool's other
+// deployment; after the cool-down one probe goes to it.
 func TestCircuitBreaker(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	var failing atomic.Bool
@@ -159,58 +162,44 @@ func TestCircuitBreaker(t *testing.T) {
 			if failing.Load() {
 				d.Status = 500
 			}
-		}}},
-		extraModels: `{"id": "flaky", "adapter": "openai_compat", "base_url": "MOCK1/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "breaker_failures": 3, "breaker_cool_down": 30}`,
+		}}, {}},
+		extraModels: `{"id": "flaky", "adapter": "openai_compat", "base_url": "MOCK1/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "retries": 0, "breaker_failures": 3, "breaker_cool_down": 30},
+			{"id": "flaky", "adapter": "openai_compat", "base_url": "MOCK2/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "priority": 1}`,
 	})
 	flaky := g.extra[0]
-	breakerState := func() string {
-		_, _, body := g.do(t, "GET", "/health", "")
-		var h struct {
-			Models []struct {
-				ID      string `json:"id"`
-				Breaker struct {
-					State string `json:"state"`
-				} `json:"breaker"`
-			} `json:"models"`
-		}
-		json.Unmarshal([]byte(body), &h)
-		for _, m := range h.Models {
-			if m.ID == "flaky" {
-				return m.Breaker.State
-			}
-		}
-		return ""
+	post := func() (int, string) {
+		status, h, _ := g.post(t, "/v1/chat/completions", chatFor("flaky", ""))
+		return status, h.Get("X-Aigateway-Deployment")
 	}
 	for range 3 {
-		if status, _, _ := g.post(t, "/v1/chat/completions", chatFor("flaky", "")); status != 500 {
-			t.Fatalf("status %d, want the upstream's 500", status)
+		if status, dep := post(); status != 500 || dep != "models[1]" {
+			t.Fatalf("status %d from %s, want the preferred deployment's 500", status, dep)
 		}
 	}
-	if s := breakerState(); s != "open" {
-		t.Fatalf("breaker = %q after 3 failures, want open", s)
+	if s := g.health(t).breaker("flaky", "models[1]"); s.State != "open" {
+		t.Fatalf("breaker = %q after 3 failures, want open", s.State)
 	}
-	status, _, body := g.post(t, "/v1/chat/completions", chatFor("flaky", ""))
-	if status != 503 || !strings.Contains(body, "no_deployment_available") || flaky.Stats().Requests != 3 {
-		t.Errorf("open breaker: status %d, upstream requests %d: %s", status, flaky.Stats().Requests, body)
+	if status, dep := post(); status != 200 || dep != "models[2]" || flaky.Stats().Requests != 3 {
+		t.Errorf("open breaker: status %d from %s, preferred upstream requests %d", status, dep, flaky.Stats().Requests)
 	}
 	clock.Add(31 * time.Second) // cool-down over: one probe, which fails and re-opens for longer
-	if status, _, _ := g.post(t, "/v1/chat/completions", chatFor("flaky", "")); status != 500 || flaky.Stats().Requests != 4 {
-		t.Errorf("probe: status %d, upstream requests %d", status, flaky.Stats().Requests)
+	if status, dep := post(); status != 500 || dep != "models[1]" || flaky.Stats().Requests != 4 {
+		t.Errorf("probe: status %d from %s, preferred upstream requests %d", status, dep, flaky.Stats().Requests)
 	}
-	if s := breakerState(); s != "open" {
-		t.Errorf("breaker = %q after a failed probe, want open", s)
+	if s := g.health(t).breaker("flaky", "models[1]"); s.State != "open" {
+		t.Errorf("breaker = %q after a failed probe, want open", s.State)
 	}
 	clock.Add(31 * time.Second) // the cool-down doubled: still open
-	if status, _, _ := g.post(t, "/v1/chat/completions", chatFor("flaky", "")); status != 503 {
-		t.Errorf("doubled cool-down: status %d, want 503", status)
+	if status, dep := post(); status != 200 || dep != "models[2]" {
+		t.Errorf("doubled cool-down: status %d from %s, want 200 from the other deployment", status, dep)
 	}
 	failing.Store(false)
 	clock.Add(31 * time.Second)
-	if status, _, _ := g.post(t, "/v1/chat/completions", chatFor("flaky", "")); status != 200 {
-		t.Errorf("successful probe: status %d", status)
+	if status, dep := post(); status != 200 || dep != "models[1]" {
+		t.Errorf("successful probe: status %d from %s", status, dep)
 	}
-	if s := breakerState(); s != "closed" {
-		t.Errorf("breaker = %q after a successful probe, want closed", s)
+	if s := g.health(t).breaker("flaky", "models[1]"); s.State != "closed" {
+		t.Errorf("breaker = %q after a successful probe, want closed", s.State)
 	}
 }
 
@@ -306,23 +295,25 @@ func TestPhaseTimeouts(t *testing.T) {
 }
 
 // A client that leaves while the gateway waits between attempts must not
-// strand a breaker's probe slot: the wait comes before the next deployment
-// is chosen.
+// strand a breaker's probe slot: the wait comes before the deployment's
+// breaker is asked.
 func TestClientLeavingDuringBackoffKeepsProbeFree(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	g := startGateway(t, gatewayOptions{
 		now: clock.Now,
-		extraMocks: []mockllm.Options{{}, {Script: func(_ int64, _ *http.Request, d *mockllm.Directive) {
+		extraMocks: []mockllm.Options{{Script: failFirst(1, 503, "1")}, {Script: func(_ int64, _ *http.Request, d *mockllm.Directive) {
 			clock.Add(11 * time.Second) // the preferred deployment's cool-down passes meanwhile
-			d.Status, d.RetryAfter = 503, "1"
+			d.Status = 503
 		}}},
 		extraModels: `{"id": "pool", "adapter": "openai_compat", "base_url": "MOCK1/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "breaker_failures": 1, "breaker_cool_down": 10},
 			{"id": "pool", "adapter": "openai_compat", "base_url": "MOCK2/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", "priority": 1}`,
 	})
 	m, _ := g.reg.Lookup("pool")
 	preferred := m.Deployments[0].Breaker
-	preferred.Failure()                                                           // open
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Millisecond) // shorter than the 50ms Retry-After wait
+	// The preferred deployment fails (and opens), the other fails; the
+	// third attempt goes back to the preferred one, whose cool-down has
+	// passed, after its Retry-After (50ms here): the client leaves first.
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+"/v1/chat/completions", strings.NewReader(chatFor("pool", "")))
 	client := &http.Client{Transport: &http.Transport{}}
@@ -332,8 +323,11 @@ func TestClientLeavingDuringBackoffKeepsProbeFree(t *testing.T) {
 		t.Fatalf("the request finished with %d; it should have been cut during the wait", resp.StatusCode)
 	}
 	waitFor(t, "the 499 log line", func() bool { return strings.Contains(g.logs.String(), "status=499") })
-	if s := preferred.Snapshot().State.String(); s != "open" {
-		t.Errorf("preferred breaker = %s, want open (its probe untouched)", s)
+	if g.extra[0].Stats().Requests != 1 || g.extra[1].Stats().Requests != 1 {
+		t.Fatalf("upstream requests %d and %d, want 1 and 1", g.extra[0].Stats().Requests, g.extra[1].Stats().Requests)
+	}
+	if !preferred.Ready() {
+		t.Errorf("preferred breaker %+v is not ready for its probe", preferred.Snapshot())
 	}
 	if status, h, body := g.post(t, "/v1/chat/completions", chatFor("pool", "")); status != 200 || h.Get("X-Aigateway-Deployment") != "models[1]" {
 		t.Errorf("probe request: status %d via %q: %s", status, h.Get("X-Aigateway-Deployment"), body)

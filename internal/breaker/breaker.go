@@ -1,7 +1,9 @@
 // Package breaker is a circuit breaker per upstream deployment: after
 // repeated failures it stops sending requests to the deployment for a
 // cool-down, then lets a single probe through to find out whether the
-// deployment has recovered.
+// deployment has recovered. A breaker takes a deployment out of the choice
+// among alternatives; it never refuses the last one a request has (see
+// Breaker.Force).
 package breaker
 
 import (
@@ -62,7 +64,9 @@ const (
 	// Open refuses every request until the cool-down has passed.
 	Open
 	// HalfOpen has let one probe through and refuses everything else
-	// until the probe's outcome is reported.
+	// until the probe's outcome is reported. An Open breaker whose
+	// cool-down has passed is ready for that probe, and Snapshot shows it
+	// as HalfOpen already.
 	HalfOpen
 )
 
@@ -88,13 +92,17 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 type Breaker struct {
 	// A plain mutex keeps the transitions obviously correct; it is
 	// uncontended for the few nanoseconds of each call and allocates nothing.
-	mu        sync.Mutex
-	cfg       Settings // with defaults applied
-	state     State
-	failures  int           // consecutive failures
-	coolDown  time.Duration // the current open period; doubles on each failed probe
-	openUntil time.Time     // meaningful only when state == Open
-	probing   bool          // a HalfOpen probe is in flight
+	mu       sync.Mutex
+	cfg      Settings // with defaults applied
+	state    State
+	failures int           // consecutive failures
+	coolDown time.Duration // the current open period; doubles on each failed probe
+	// openUntil is when the current cool-down ends (or ended): set in Open
+	// and kept in HalfOpen, zero in Closed.
+	openUntil time.Time
+	// probes counts the probe-like attempts in flight in HalfOpen: the
+	// probe Allow handed out and any that Force let through.
+	probes int
 }
 
 // New returns a closed Breaker configured by s.
@@ -114,28 +122,77 @@ func New(s Settings) *Breaker {
 func (b *Breaker) Allow() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.ready() {
+		return false
+	}
+	if b.state != Closed {
+		// After the cool-down, or after the previous probe was released
+		// without an answer: this caller is the probe.
+		b.state = HalfOpen
+		b.probes = 1
+	}
+	return true
+}
+
+// Ready reports whether Allow would let a request through now, without
+// taking the probe: the router uses it to choose a deployment before it
+// waits between attempts, and asks Allow only when it is about to send.
+// The answer may change before Allow is called.
+func (b *Breaker) Ready() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ready()
+}
+
+// ready is Ready with b.mu held.
+func (b *Breaker) ready() bool {
 	switch b.state {
 	case Closed:
 		return true
 	case Open:
-		if b.cfg.Now().Before(b.openUntil) {
-			return false
-		}
-		b.state = HalfOpen
-		b.openUntil = time.Time{}
-		b.probing = true
-		return true
+		return !b.cfg.Now().Before(b.openUntil)
 	default: // HalfOpen
-		if b.probing {
-			return false
-		}
-		// The previous probe was released without an answer: probe again.
-		b.probing = true
-		return true
+		return b.probes == 0
 	}
 }
 
-// Success reports that a request Allow let through succeeded. It closes the
+// Force lets a request through whatever the state. It is for a request
+// that has no alternative, every deployment it could go to being out of
+// rotation: a breaker chooses among deployments, it must not turn the only
+// one left into a 503 of the gateway's own while the upstream may answer.
+//
+// A forced attempt counts as a probe. An Open breaker turns HalfOpen (its
+// cool-down keeps running), and the outcome is reported as for a probe:
+// Success closes the breaker, Failure re-opens it from now with the
+// cool-down doubled, Release undoes the attempt (back to Open while the
+// cool-down has not ended). Force never blocks: several forced attempts may
+// be in flight at once, next to the probe Allow handed out; Allow admits no
+// further probe until all of them are reported. On a Closed breaker Force
+// is an ordinary attempt.
+//
+// Like Allow's true, every Force must be followed by exactly one call to
+// Success, Failure or Release.
+func (b *Breaker) Force() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state == Closed {
+		return
+	}
+	b.state = HalfOpen
+	b.probes++
+}
+
+// CoolDownEnd returns when the breaker's current cool-down ends, or ended
+// (for a HalfOpen breaker); the zero time for a closed one. A request whose
+// deployments are all out of rotation is forced to the one whose cool-down
+// ends first.
+func (b *Breaker) CoolDownEnd() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.openUntil
+}
+
+// Success reports that a request Allow (or Force) let through succeeded. It closes the
 // breaker from any state and resets the failure count and the cool-down: a
 // good answer is evidence that the upstream works, even when it comes from a
 // request sent before the breaker opened.
@@ -146,15 +203,16 @@ func (b *Breaker) Success() {
 	b.failures = 0
 	b.coolDown = b.cfg.CoolDown
 	b.openUntil = time.Time{}
-	b.probing = false
+	b.probes = 0
 }
 
-// Failure reports that a request Allow let through failed. In Closed,
+// Failure reports that a request Allow (or Force) let through failed. In Closed,
 // FailureThreshold consecutive failures open the breaker for the current
 // cool-down. In HalfOpen the probe failed: the breaker re-opens with the
-// cool-down doubled, up to MaxCoolDown. In Open the failure is only counted:
-// it comes from a request sent before the breaker opened and says nothing
-// new, so it must not extend the open period.
+// cool-down doubled, up to MaxCoolDown (so does a forced attempt, see
+// Force). In Open the failure is only counted: it comes from a request sent
+// before the breaker opened (or a probe that another one's failure already
+// reported) and says nothing new, so it must not extend the open period.
 func (b *Breaker) Failure() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -174,7 +232,7 @@ func (b *Breaker) Failure() {
 func (b *Breaker) open() {
 	b.state = Open
 	b.openUntil = b.cfg.Now().Add(b.coolDown)
-	b.probing = false
+	b.probes = 0
 }
 
 // doubled returns 2*d capped at limit, without overflowing.
@@ -185,15 +243,21 @@ func doubled(d, limit time.Duration) time.Duration {
 	return 2 * d
 }
 
-// Release reports that a request Allow let through ended without telling
-// anything about the upstream, for example because the client went away.
-// A HalfOpen probe slot is freed so that the next Allow may probe; the
-// counts and the cool-down are unchanged.
+// Release reports that a request Allow (or Force) let through ended
+// without telling anything about the upstream, for example because the
+// client went away. A HalfOpen probe slot is freed so that the next Allow
+// may probe; when it was a forced attempt made during the cool-down, the
+// breaker is Open again until the cool-down ends. The counts and the
+// cool-down are unchanged.
 func (b *Breaker) Release() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state == HalfOpen {
-		b.probing = false
+	if b.state != HalfOpen {
+		return
+	}
+	b.probes = max(0, b.probes-1)
+	if b.probes == 0 && b.cfg.Now().Before(b.openUntil) {
+		b.state = Open
 	}
 }
 
@@ -213,16 +277,21 @@ func (b *Breaker) apply(s Settings) {
 	b.cfg = s
 }
 
-// Snapshot returns the current state, for /health.
+// Snapshot returns the current state, for /health. The state is computed
+// from the clock: an Open breaker whose cool-down has passed shows as
+// HalfOpen (ready for a probe), even when no request has come since to
+// move it there.
 func (b *Breaker) Snapshot() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return Snapshot{
-		State:               b.state,
-		ConsecutiveFailures: b.failures,
-		OpenUntil:           b.openUntil,
-		CoolDown:            b.coolDown,
+	s := Snapshot{State: b.state, ConsecutiveFailures: b.failures, CoolDown: b.coolDown}
+	switch {
+	case b.state == Open && b.cfg.Now().Before(b.openUntil):
+		s.OpenUntil = b.openUntil
+	case b.state == Open:
+		s.State = HalfOpen
 	}
+	return s
 }
 
 // Snapshot is the state of a Breaker at one moment.
@@ -230,8 +299,7 @@ type Snapshot struct {
 	State               State
 	ConsecutiveFailures int
 	// OpenUntil is when an open breaker lets the next probe through; zero
-	// unless State is Open. It may be in the past if no request has come
-	// since the cool-down ended.
+	// unless State is Open, and then in the future.
 	OpenUntil time.Time
 	// CoolDown is the open period now in effect (when Open) or that the
 	// next opening will use.

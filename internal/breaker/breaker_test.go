@@ -21,18 +21,20 @@ func (c *clock) Now() time.Time { return c.t }
 
 // op is one step of a scenario run against a Breaker.
 type op struct {
-	kind string        // "allow", "success", "failure", "release", "wait"
+	kind string        // "allow", "ready", "force", "success", "failure", "release", "wait"
 	d    time.Duration // for "wait"
-	want bool          // for "allow"
+	want bool          // for "allow" and "ready"
 }
 
 func allow(want bool) op      { return op{kind: "allow", want: want} }
+func ready(want bool) op      { return op{kind: "ready", want: want} }
 func wait(d time.Duration) op { return op{kind: "wait", d: d} }
 
 var (
 	success = op{kind: "success"}
 	failure = op{kind: "failure"}
 	release = op{kind: "release"}
+	force   = op{kind: "force"}
 )
 
 // failures returns n failures, each after an allowed request.
@@ -53,6 +55,12 @@ func run(t *testing.T, b *Breaker, c *clock, ops []op) {
 			if got := b.Allow(); got != o.want {
 				t.Fatalf("step %d: Allow() = %v, want %v (snapshot %+v)", i, got, o.want, b.Snapshot())
 			}
+		case "ready":
+			if got := b.Ready(); got != o.want {
+				t.Fatalf("step %d: Ready() = %v, want %v (snapshot %+v)", i, got, o.want, b.Snapshot())
+			}
+		case "force":
+			b.Force()
 		case "success":
 			b.Success()
 		case "failure":
@@ -194,6 +202,60 @@ func TestBreaker(t *testing.T) {
 			want:     Snapshot{State: Closed, CoolDown: time.Second},
 		},
 		{
+			name:     "an open breaker past its cool-down shows as half-open before any request",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(time.Second)}),
+			want:     Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "ready does not take the probe",
+			settings: small,
+			ops: cat(failures(3), []op{
+				ready(false), wait(time.Second), ready(true), ready(true),
+				allow(true), ready(false), release, ready(true),
+			}),
+			want: Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "a forced attempt during the cool-down that succeeds closes",
+			settings: small,
+			ops:      cat(failures(3), []op{allow(false), force, success, allow(true)}),
+			want:     Snapshot{State: Closed, CoolDown: time.Second},
+		},
+		{
+			name:     "a forced attempt that fails re-opens from now with the cool-down doubled",
+			settings: small,
+			ops:      cat(failures(3), []op{wait(500 * time.Millisecond), force, failure, allow(false)}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 4, OpenUntil: t0.Add(2500 * time.Millisecond), CoolDown: 2 * time.Second},
+		},
+		{
+			name:     "a forced attempt released during the cool-down leaves it running",
+			settings: small,
+			ops:      cat(failures(3), []op{force, allow(false), release, allow(false), wait(time.Second), allow(true)}),
+			want:     Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "concurrent forced failures double the cool-down once",
+			settings: small,
+			ops:      cat(failures(3), []op{force, force, failure, failure}),
+			want:     Snapshot{State: Open, ConsecutiveFailures: 5, OpenUntil: t0.Add(2 * time.Second), CoolDown: 2 * time.Second},
+		},
+		{
+			name:     "no new probe while a forced attempt is in flight next to the probe",
+			settings: small,
+			ops: cat(failures(3), []op{
+				wait(time.Second), allow(true), force, release, allow(false), ready(false),
+				release, allow(true),
+			}),
+			want: Snapshot{State: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		},
+		{
+			name:     "force on a closed breaker is an ordinary attempt",
+			settings: small,
+			ops:      []op{force, failure, force, release, allow(true)},
+			want:     Snapshot{State: Closed, ConsecutiveFailures: 1, CoolDown: time.Second},
+		},
+		{
 			name:     "MaxCoolDown below CoolDown means CoolDown",
 			settings: Settings{FailureThreshold: 1, CoolDown: 3 * time.Second, MaxCoolDown: time.Second},
 			ops:      cat(failures(1), []op{wait(3 * time.Second), allow(true), failure}),
@@ -211,6 +273,46 @@ func TestBreaker(t *testing.T) {
 				t.Errorf("Snapshot() mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestBreaker_CoolDownEnd(t *testing.T) {
+	c := &clock{t: t0}
+	b := New(Settings{FailureThreshold: 1, CoolDown: time.Second, Now: c.Now})
+	if got := b.CoolDownEnd(); !got.IsZero() {
+		t.Errorf("closed: CoolDownEnd() = %v, want zero", got)
+	}
+	b.Failure()
+	if got, want := b.CoolDownEnd(), t0.Add(time.Second); !got.Equal(want) {
+		t.Errorf("open: CoolDownEnd() = %v, want %v", got, want)
+	}
+	c.t = c.t.Add(time.Second)
+	b.Allow() // the probe: the cool-down has ended, and stays the time it ended
+	if got, want := b.CoolDownEnd(), t0.Add(time.Second); !got.Equal(want) {
+		t.Errorf("half-open: CoolDownEnd() = %v, want %v", got, want)
+	}
+}
+
+// Forced attempts never block and never wait for one another or for the
+// probe, however many run at once.
+func TestBreaker_ForceNeverRefuses(t *testing.T) {
+	c := &clock{t: t0}
+	b := New(Settings{FailureThreshold: 1, CoolDown: time.Hour, Now: c.Now})
+	b.Failure()
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			b.Force()
+			if i%2 == 0 {
+				b.Release()
+			} else {
+				b.Failure()
+			}
+		})
+	}
+	wg.Wait()
+	if s := b.Snapshot(); s.State != Open || s.ConsecutiveFailures != 33 {
+		t.Errorf("after 64 forced attempts, half of them failed: %+v, want open with 33 failures", s)
 	}
 }
 

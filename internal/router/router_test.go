@@ -1,9 +1,12 @@
 package router
 
 import (
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
@@ -12,11 +15,17 @@ import (
 
 func newRouter(t *testing.T, cfg string) *Router {
 	t.Helper()
+	return newRouterAt(t, cfg, nil)
+}
+
+// newRouterAt is newRouter with now as the breakers' clock.
+func newRouterAt(t *testing.T, cfg string, now func() time.Time) *Router {
+	t.Helper()
 	f, err := config.Parse("test.json", []byte(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := registry.Build(f, registry.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Breakers: breaker.NewSet(breaker.Settings{})})
+	reg, err := registry.Build(f, registry.Deps{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Breakers: breaker.NewSet(breaker.Settings{Now: now})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,5 +90,174 @@ func TestPlanSkipsOpenBreaker(t *testing.T) {
 	m.Deployments[0].Breaker.Failure()
 	if got := labels(t, r, "a"); len(got) != 1 || got[0] != "a/models[1]" {
 		t.Errorf("plan = %v, want only the priority-1 deployment", got)
+	}
+}
+
+// deployment returns the deployment of model id with the given label.
+func deployment(t *testing.T, r *Router, id, label string) *registry.Deployment {
+	t.Helper()
+	m, ok := r.Registry().Lookup(id)
+	if !ok {
+		t.Fatalf("no model %q", id)
+	}
+	for _, d := range m.Deployments {
+		if d.Label == label {
+			return d
+		}
+	}
+	t.Fatalf("model %q has no deployment %s", id, label)
+	return nil
+}
+
+// When every deployment of the pool and of the fallbacks is out of
+// rotation, the request is not refused: it goes to the deployment whose
+// cool-down ends first, and only that one.
+func TestPlanForcesTheSoonestWhenAllAreOpen(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	r := newRouterAt(t, `{"models": [
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h1/v1", "fallbacks": ["b"], "breaker_failures": 1, "breaker_cool_down": 10},
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h2/v1", "breaker_failures": 1, "breaker_cool_down": 10},
+		{"id": "b", "adapter": "openai_compat", "base_url": "http://h3/v1", "breaker_failures": 1, "breaker_cool_down": 10}]}`, clock)
+	// Opened in this order, one second apart: the fallback's cool-down
+	// ends first.
+	for _, l := range []string{"models[1]", "models[0]"} {
+		deployment(t, r, "a", l).Breaker.Failure()
+		now = now.Add(-time.Second)
+	}
+	deployment(t, r, "b", "models[2]").Breaker.Failure()
+	now = now.Add(2 * time.Second)
+
+	p, err := r.Plan("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, lastErr, ok := p.Peek()
+	if !ok || d.Label != "models[2]" || lastErr != nil {
+		t.Fatalf("Peek() = %v, %v, %v; want the fallback's models[2], not tried yet", d, lastErr, ok)
+	}
+	m, d, ok := p.Next()
+	if !ok || m.ID != "b" || d.Label != "models[2]" {
+		t.Fatalf("Next() = %v, %v, %v; want b/models[2]", m, d, ok)
+	}
+	if s := d.Breaker.Snapshot().State.String(); s != "half_open" {
+		t.Errorf("the forced deployment's breaker is %s, want half_open (a probe in flight)", s)
+	}
+	d.Breaker.Failure()
+	p.Failed(d, errors.New("503"), true)
+	if d, _, ok := p.Peek(); ok {
+		t.Errorf("after the forced attempt the plan offers %s; want nothing more (one forced attempt per request)", d.Label)
+	}
+}
+
+// A request that already made an attempt is not forced onto an open
+// breaker: it ends with the upstream's own last answer.
+func TestPlanForcesOnlyBeforeTheFirstAttempt(t *testing.T) {
+	r := newRouter(t, `{"models": [{"id": "a", "adapter": "openai_compat", "base_url": "http://h1/v1", "breaker_failures": 1}]}`)
+	p, _ := r.Plan("a")
+	_, d, ok := p.Next()
+	if !ok {
+		t.Fatal("no first attempt")
+	}
+	d.Breaker.Failure() // opens
+	p.Failed(d, errors.New("500"), true)
+	if d, _, ok := p.Peek(); ok {
+		t.Errorf("Peek offers %s after the only deployment opened", d.Label)
+	}
+	if _, d, ok := p.Next(); ok {
+		t.Errorf("Next hands out %s after the only deployment opened", d.Label)
+	}
+}
+
+// Peek chooses without taking the breaker's probe, and Next hands out what
+// Peek chose.
+func TestPlanPeekLeavesTheProbeFree(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r := newRouterAt(t, `{"models": [
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h1/v1", "breaker_failures": 1, "breaker_cool_down": 10},
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h2/v1", "priority": 1}]}`, func() time.Time { return now })
+	preferred := deployment(t, r, "a", "models[0]").Breaker
+	preferred.Failure()
+	now = now.Add(10 * time.Second) // cool-down over: ready for a probe
+
+	p, _ := r.Plan("a")
+	if d, _, ok := p.Peek(); !ok || d.Label != "models[0]" {
+		t.Fatalf("Peek() = %v, %v; want models[0]", d, ok)
+	}
+	if !preferred.Allow() { // another request takes the probe meanwhile
+		t.Fatal("Peek took the probe")
+	}
+	if _, d, ok := p.Next(); !ok || d.Label != "models[1]" {
+		t.Fatalf("Next() = %v, %v; want models[1], the probe being taken", d, ok)
+	}
+
+}
+
+// Next hands out what Peek chose, also where the choice is random.
+func TestPlanNextFollowsPeek(t *testing.T) {
+	r := newRouter(t, `{"models": [
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h1/v1"},
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h2/v1"}]}`)
+	seen := map[string]bool{}
+	for range 64 {
+		p, _ := r.Plan("a")
+		pd, _, _ := p.Peek()
+		_, nd, ok := p.Next()
+		if !ok || nd != pd {
+			t.Fatalf("Peek chose %v, Next handed out %v", pd, nd)
+		}
+		nd.Breaker.Success()
+		seen[nd.Label] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("64 plans all chose %v", seen)
+	}
+}
+
+// A deployment that cannot serve this request is left for the pool's
+// others, without using the model's retries; one that may recover is
+// offered again with its error, for the caller's wait.
+func TestPlanFailed(t *testing.T) {
+	r := newRouter(t, `{"models": [
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h1/v1", "retries": 0, "fallbacks": ["b"]},
+		{"id": "a", "adapter": "openai_compat", "base_url": "http://h2/v1", "priority": 1},
+		{"id": "b", "adapter": "openai_compat", "base_url": "http://h3/v1", "retries": 1}]}`)
+	p, _ := r.Plan("a")
+	var got []string
+	busy := errors.New("queue full")
+	for {
+		m, d, ok := p.Next()
+		if !ok {
+			break
+		}
+		got = append(got, m.ID+"/"+d.Label)
+		d.Breaker.Release()
+		if m.ID == "a" {
+			p.Failed(d, busy, false)
+			continue
+		}
+		p.Failed(d, errors.New("500"), true)
+		if _, lastErr, ok := p.Peek(); ok && lastErr == nil {
+			t.Errorf("retrying %s: Peek gave no error to wait on", d.Label)
+		}
+	}
+	want := "a/models[0] a/models[1] b/models[2] b/models[2]"
+	if strings.Join(got, " ") != want {
+		t.Errorf("plan = %v, want %s", got, want)
+	}
+}
+
+// A model that cannot serve at all hands the request to its fallbacks.
+func TestPlanUnavailableModelFallsBack(t *testing.T) {
+	r := newRouter(t, `{"models": [
+		{"id": "nokey", "adapter": "openai_compat", "base_url": "http://h1/v1", "api_key": "ENV:AIGW_ROUTER_TEST_UNSET", "fallbacks": ["b"]},
+		{"id": "alone", "adapter": "openai_compat", "base_url": "http://h1/v1", "api_key": "ENV:AIGW_ROUTER_TEST_UNSET", "fallbacks": ["nokey"]},
+		{"id": "b", "adapter": "openai_compat", "base_url": "http://h2/v1", "retries": 0}]}`)
+	if got := labels(t, r, "nokey"); strings.Join(got, " ") != "b/models[2]" {
+		t.Errorf("plan = %v, want the fallback b/models[2]", got)
+	}
+	_, err := r.Plan("alone")
+	if err == nil || !strings.Contains(err.Error(), `The model "alone" is unavailable`) {
+		t.Errorf("Plan(alone) error = %v, want model_unavailable", err)
 	}
 }

@@ -58,7 +58,7 @@ func (a *Adapter) outcome(p *proc, out *output) (finish string, err error) {
 	case abortClosed:
 		return "", shuttingDown(a.o.ID)
 	case abortTimeout:
-		return "", &adapter.Error{Status: http.StatusGatewayTimeout, Cause: p.waitErr, Err: openai.Error{
+		return "", &adapter.Error{Status: http.StatusGatewayTimeout, Cause: p.waitErr, Fault: adapter.FaultBroken, Err: openai.Error{
 			Type: openai.TypeTimeout, Code: "process_timeout",
 			Message: fmt.Sprintf("model %q: the program did not finish within %s", a.o.ID, a.o.Timeout)}}
 	case abortDropped:
@@ -79,7 +79,7 @@ func (a *Adapter) outcome(p *proc, out *output) (finish string, err error) {
 	} else {
 		msg += "; its standard error was empty"
 	}
-	return "", &adapter.Error{Status: http.StatusBadGateway, Cause: cause, Err: openai.Error{
+	return "", &adapter.Error{Status: http.StatusBadGateway, Cause: cause, Fault: adapter.FaultBroken, Err: openai.Error{
 		Type: openai.TypeUpstream, Code: "process_failed", Message: msg}}
 }
 

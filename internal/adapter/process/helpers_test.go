@@ -328,8 +328,8 @@ func openStream(t *testing.T, ctx context.Context, a *Adapter, b []byte) adapter
 	return resp.Stream
 }
 
-// wantError checks that err is an *adapter.Error with this status and code
-// and returns it.
+// wantError checks that err is an *adapter.Error with this status and code,
+// and the Fault that code must carry, and returns it.
 func wantError(t *testing.T, err error, status int, code string) *adapter.Error {
 	t.Helper()
 	var ae *adapter.Error
@@ -339,7 +339,19 @@ func wantError(t *testing.T, err error, status int, code string) *adapter.Error 
 	if ae.Status != status || ae.Err.Code != code {
 		t.Fatalf("got %d %q (%s), want %d %q", ae.Status, ae.Err.Code, ae.Err.Message, status, code)
 	}
+	if want := faults[code]; ae.Fault != want {
+		t.Fatalf("%s: Fault = %d, want %d", code, ae.Fault, want)
+	}
 	return ae
+}
+
+// faults is the Fault of each error code that must not be judged by its
+// status: the gateway moves on from a busy or broken program to the pool's
+// other deployments instead of retrying it, and counts only a broken one
+// against its breaker. Other codes carry FaultByStatus.
+var faults = map[string]adapter.Fault{
+	"queue_full": adapter.FaultBusy, "queue_timeout": adapter.FaultBusy, "shutting_down": adapter.FaultBusy,
+	"process_start_failed": adapter.FaultBroken, "process_failed": adapter.FaultBroken, "process_timeout": adapter.FaultBroken,
 }
 
 // readPid waits for a pid file the helper writes.

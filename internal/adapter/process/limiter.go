@@ -71,7 +71,7 @@ func (l *limiter) close() { l.once.Do(func() { close(l.closed) }) }
 // in a full queue can hold its place.
 func (l *limiter) busy(code, format string, args ...any) *adapter.Error {
 	secs := max(1, int(math.Ceil(l.timeout.Seconds())))
-	return &adapter.Error{Status: http.StatusTooManyRequests,
+	return &adapter.Error{Status: http.StatusTooManyRequests, Fault: adapter.FaultBusy,
 		Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
 		Err: openai.Error{Type: "requests", Code: code,
 			Message: fmt.Sprintf("model %q: too many requests: ", l.id) + fmt.Sprintf(format, args...) + "; retry later"}}

@@ -245,14 +245,14 @@ func (a *Adapter) startFailed(err error) error {
 	case errors.As(err, &pe):
 		reason = pe.Err.Error()
 	}
-	return &adapter.Error{Status: http.StatusBadGateway, Cause: err, Err: openai.Error{
+	return &adapter.Error{Status: http.StatusBadGateway, Cause: err, Fault: adapter.FaultBroken, Err: openai.Error{
 		Type: openai.TypeUpstream, Code: "process_start_failed",
 		Message: fmt.Sprintf("model %q: cannot start the program: %s", a.o.ID, reason)}}
 }
 
 // shuttingDown is the error for requests cut short by Close.
 func shuttingDown(id string) error {
-	return &adapter.Error{Status: http.StatusServiceUnavailable, Err: openai.Error{
+	return &adapter.Error{Status: http.StatusServiceUnavailable, Fault: adapter.FaultBusy, Err: openai.Error{
 		Type: openai.TypeUnavailable, Code: "shutting_down",
 		Message: fmt.Sprintf("model %q: the gateway is shutting down", id)}}
 }
