@@ -1,9 +1,9 @@
 // Package connlimit caps the number of client connections a server holds
-// open, so that a flood of idle or trickling connections cannot exhaust the
-// process's file descriptors (accept4: too many open files) and starve real
-// requests. Health checks keep working at the cap: a small reserve of extra
-// connections is admitted for them, and everything else on those gets a
-// fast 503.
+// open, so that a flood of idle, silent or trickling connections cannot
+// exhaust the process's file descriptors (accept4: too many open files) and
+// starve real requests. Health checks keep working at the cap: a small
+// reserve of extra connections is admitted for them, and everything else on
+// those gets a fast 503.
 package connlimit
 
 import (
@@ -25,11 +25,18 @@ type Options struct {
 	// health and readiness probes get an answer; requests for anything else
 	// on them get 503. Zero means DefaultReserve.
 	Reserve int
-	// ReserveTimeout bounds the whole life of a reserve connection, so that
-	// the reserve itself cannot be held. Zero means DefaultReserveTimeout.
+	// ReserveTimeout bounds the whole life of a reserve connection. Zero
+	// means DefaultReserveTimeout.
 	ReserveTimeout time.Duration
-	// OnReject is called (outside any lock) when a connection is closed at
-	// once because Max and the reserve are both taken; nil means nothing.
+	// EvictAfter is how long a connection must have been waiting for a
+	// request (just opened, or idle between two requests) before it may be
+	// closed to make room at the cap. Zero means DefaultEvictAfter. Reserve
+	// connections may be closed for a newer one after a tenth of it: a probe
+	// sends its request at once.
+	EvictAfter time.Duration
+	// OnReject is called when a connection is closed at once because Max and
+	// the reserve are both taken by connections that may not be evicted;
+	// nil means nothing.
 	OnReject func()
 }
 
@@ -37,22 +44,33 @@ type Options struct {
 const (
 	DefaultReserve        = 32
 	DefaultReserveTimeout = 5 * time.Second
+	DefaultEvictAfter     = time.Second
 )
 
 // Listener wraps a net.Listener and keeps at most Max connections open,
-// plus Reserve for probes. When Max is reached it first closes a connection
-// that sits idle between two requests (keep-alive), oldest first, so that an
-// attacker holding idle connections cannot lock clients out; only then does
-// a new connection go to the reserve. Call ConnState from the http.Server's
-// ConnState hook so that the listener knows which connections are idle.
+// plus Reserve for probes.
+//
+// At the cap, a new connection takes the place of the one that has waited
+// longest for a request (opened and silent, or idle between two requests),
+// if that one has waited at least EvictAfter: a client that holds
+// connections without using them cannot lock others out, while a client
+// whose request is on its way is left alone. Connections busy with a
+// request are never closed; their request and body deadlines bound them.
+// Only when nothing can be evicted does a new connection go to the reserve,
+// whose oldest silent connection likewise makes room for a newer one, so
+// that a flood of silent connections cannot keep probes out either.
+//
+// Call ConnState from the http.Server's ConnState hook so that the listener
+// knows which connections are waiting for a request.
 type Listener struct {
 	net.Listener
 	opts Options
 
 	mu       sync.Mutex
-	open     int                // normal connections
-	reserved int                // reserve connections
-	idle     map[*conn]struct{} // normal connections between requests
+	open     int      // normal connections
+	reserved int      // reserve connections
+	waiting  waitList // normal connections waiting for a request, oldest first
+	probes   waitList // reserve connections waiting for a request, oldest first
 }
 
 // NewListener wraps ln.
@@ -66,7 +84,10 @@ func NewListener(ln net.Listener, o Options) (*Listener, error) {
 	if o.ReserveTimeout <= 0 {
 		o.ReserveTimeout = DefaultReserveTimeout
 	}
-	return &Listener{Listener: ln, opts: o, idle: map[*conn]struct{}{}}, nil
+	if o.EvictAfter <= 0 {
+		o.EvictAfter = DefaultEvictAfter
+	}
+	return &Listener{Listener: ln, opts: o}, nil
 }
 
 // Accept waits for the next connection that fits under the cap. A
@@ -79,57 +100,72 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if wrapped := l.admit(c); wrapped != nil {
+		if wrapped := l.admit(c, time.Now()); wrapped != nil {
 			return wrapped, nil
 		}
-		c.Close()
 		if l.opts.OnReject != nil {
 			l.opts.OnReject()
 		}
+		c.Close()
 	}
 }
 
 // admit decides the fate of a new connection: normal, reserve, or nil
-// (close it).
-func (l *Listener) admit(c net.Conn) net.Conn {
+// (close it). A connection it evicts is closed outside the lock.
+func (l *Listener) admit(nc net.Conn, now time.Time) net.Conn {
+	c := &conn{Conn: nc, l: l, counted: true}
 	l.mu.Lock()
 	var evict *conn
 	if l.open >= l.opts.Max {
-		evict = l.oldestIdleLocked()
+		evict = l.waiting.oldestSince(now.Add(-l.opts.EvictAfter))
 		if evict != nil {
-			// The evicted connection's count is given to the new one now;
-			// its Close will not decrement again.
-			delete(l.idle, evict)
-			evict.counted = false
-			l.open--
+			l.release(evict) // its place goes to the new connection
 		}
 	}
 	switch {
 	case l.open < l.opts.Max:
 		l.open++
-		l.mu.Unlock()
-		if evict != nil {
-			evict.Conn.Close()
-		}
-		return &conn{Conn: c, l: l, counted: true}
 	case l.reserved < l.opts.Reserve:
+		c.reserve = true
 		l.reserved++
-		l.mu.Unlock()
-		c.SetDeadline(time.Now().Add(l.opts.ReserveTimeout)) //nolint:errcheck // best effort: a closed conn fails later anyway
-		return &conn{Conn: c, l: l, reserve: true, counted: true}
+	default:
+		evict = l.probes.oldestSince(now.Add(-l.opts.EvictAfter / 10))
+		if evict == nil {
+			l.mu.Unlock()
+			return nil
+		}
+		l.release(evict)
+		c.reserve = true
+		l.reserved++
+	}
+	if c.reserve {
+		l.probes.push(c, now)
+	} else {
+		l.waiting.push(c, now)
 	}
 	l.mu.Unlock()
-	return nil
+	if evict != nil {
+		evict.Conn.Close() // the server's own Close of the wrapper then finds nothing to release
+	}
+	if c.reserve {
+		nc.SetDeadline(now.Add(l.opts.ReserveTimeout)) //nolint:errcheck // a broken conn fails its first read anyway
+	}
+	return c
 }
 
-func (l *Listener) oldestIdleLocked() *conn {
-	var oldest *conn
-	for c := range l.idle {
-		if oldest == nil || c.idleSince.Before(oldest.idleSince) {
-			oldest = c
-		}
+// release gives up c's place. The caller holds l.mu.
+func (l *Listener) release(c *conn) {
+	if !c.counted {
+		return
 	}
-	return oldest
+	c.counted = false
+	if c.reserve {
+		l.reserved--
+		l.probes.remove(c)
+	} else {
+		l.open--
+		l.waiting.remove(c)
+	}
 }
 
 // Open returns the number of normal and reserve connections open now.
@@ -139,50 +175,51 @@ func (l *Listener) Open() (normal, reserve int) {
 	return l.open, l.reserved
 }
 
-// ConnState is the http.Server ConnState hook: it tracks which normal
-// connections are idle between requests and may be evicted at the cap.
+// ConnState is the http.Server ConnState hook: it tracks which connections
+// wait for a request (new or idle) and may be evicted at the cap.
 func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	c, ok := nc.(*conn)
-	if !ok || c.reserve {
+	if !ok {
 		return
+	}
+	list := &l.waiting
+	if c.reserve {
+		list = &l.probes
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !c.counted {
 		return
 	}
-	if state == http.StateIdle {
-		c.idleSince = time.Now()
-		l.idle[c] = struct{}{}
-	} else {
-		delete(l.idle, c)
+	switch state {
+	case http.StateNew:
+		// admit listed it already, as waiting since it was accepted.
+	case http.StateIdle:
+		list.remove(c)
+		list.push(c, time.Now())
+	default:
+		list.remove(c)
 	}
 }
 
 // conn releases its place under the cap once, when it is closed.
 type conn struct {
 	net.Conn
-	l         *Listener
+	l       *Listener
 	reserve   bool
-	counted   bool      // guarded by l.mu: still holds a place
-	idleSince time.Time // guarded by l.mu
 	closeOnce sync.Once
+	// Guarded by l.mu:
+	counted    bool      // still holds a place
+	since      time.Time // when it started waiting for a request
+	prev, next *conn     // in its wait list, while listed
+	listed     bool
 }
 
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
-		l := c.l
-		l.mu.Lock()
-		if c.counted {
-			c.counted = false
-			if c.reserve {
-				l.reserved--
-			} else {
-				l.open--
-				delete(l.idle, c)
-			}
-		}
-		l.mu.Unlock()
+		c.l.mu.Lock()
+		c.l.release(c)
+		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
 }
@@ -194,6 +231,48 @@ func (c *conn) Close() error {
 func (c *conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// waitList is an intrusive list of connections ordered by the time they
+// started waiting, so that the oldest is found without a scan: at the cap,
+// under attack, every accept looks for it.
+type waitList struct{ head, tail *conn }
+
+func (w *waitList) push(c *conn, since time.Time) {
+	c.since, c.listed = since, true
+	c.prev, c.next = w.tail, nil
+	if w.tail != nil {
+		w.tail.next = c
+	} else {
+		w.head = c
+	}
+	w.tail = c
+}
+
+func (w *waitList) remove(c *conn) {
+	if !c.listed {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		w.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		w.tail = c.prev
+	}
+	c.prev, c.next, c.listed = nil, nil, false
+}
+
+// oldestSince returns the connection that has waited longest, if it has
+// been waiting since before cutoff.
+func (w *waitList) oldestSince(cutoff time.Time) *conn {
+	if w.head != nil && !w.head.since.After(cutoff) {
+		return w.head
 	}
 	return nil
 }

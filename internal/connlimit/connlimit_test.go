@@ -98,7 +98,7 @@ func isTimeout(err error) bool {
 
 func TestCapAndReserve(t *testing.T) {
 	var rejected atomic.Int32
-	addr, ln := serve(t, Options{Max: 2, Reserve: 1, OnReject: func() { rejected.Add(1) }})
+	addr, ln := serve(t, Options{Max: 2, Reserve: 1, EvictAfter: time.Minute, OnReject: func() { rejected.Add(1) }})
 
 	// Two connections that never send a request fill the cap.
 	dial(t, addr)
@@ -132,7 +132,7 @@ func TestCapAndReserve(t *testing.T) {
 }
 
 func TestReserveConnectionsExpire(t *testing.T) {
-	addr, ln := serve(t, Options{Max: 1, Reserve: 1, ReserveTimeout: 200 * time.Millisecond})
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1, ReserveTimeout: 200 * time.Millisecond, EvictAfter: time.Minute})
 	dial(t, addr)
 	held := dial(t, addr) // sends nothing: would hold the reserve forever
 	waitOpen(t, ln, 1, 1)
@@ -143,13 +143,13 @@ func TestReserveConnectionsExpire(t *testing.T) {
 }
 
 func TestIdleConnectionIsEvictedAtTheCap(t *testing.T) {
-	addr, ln := serve(t, Options{Max: 1, Reserve: 1})
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1, EvictAfter: 50 * time.Millisecond})
 	keepAlive := dial(t, addr)
 	if resp := get(t, keepAlive, "/work"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
 	// keepAlive now sits idle between requests and holds the only place.
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
 	fresh := dial(t, addr)
 	if resp := get(t, fresh, "/work"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("a new connection at the cap got %d; want the idle one evicted and 200", resp.StatusCode)
@@ -158,6 +158,41 @@ func TestIdleConnectionIsEvictedAtTheCap(t *testing.T) {
 		t.Fatal("the idle keep-alive connection was not closed")
 	}
 	waitOpen(t, ln, 1, 0)
+}
+
+// A connection that was opened and sent nothing gives its place to a new
+// one once it has waited EvictAfter; a younger one is left alone.
+func TestSilentConnectionIsEvictedAtTheCap(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1, EvictAfter: 200 * time.Millisecond})
+	silent := dial(t, addr)
+	waitOpen(t, ln, 1, 0)
+	young := dial(t, addr) // the silent one is too young to evict: reserve
+	if resp := get(t, young, "/work"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("at the cap, before EvictAfter: %d; want 503 from the reserve", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond)
+	fresh := dial(t, addr)
+	if resp := get(t, fresh, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("at the cap, after EvictAfter: %d; want the silent connection evicted and 200", resp.StatusCode)
+	}
+	if !closedByServer(silent) {
+		t.Fatal("the silent connection was not closed")
+	}
+}
+
+// Silent connections that fill the reserve make room for a newer one, so
+// that a probe still gets its answer during a flood.
+func TestReserveRotatesForProbes(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 1, Reserve: 2, EvictAfter: time.Second})
+	dial(t, addr) // holds the only normal place, too young to evict
+	dial(t, addr)
+	dial(t, addr)
+	waitOpen(t, ln, 1, 2)
+	time.Sleep(150 * time.Millisecond) // older than EvictAfter/10
+	probe := dial(t, addr)
+	if resp := get(t, probe, "/health"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/health with the reserve full of silent connections: %d", resp.StatusCode)
+	}
 }
 
 func TestClosedConnectionsGiveTheirPlaceBack(t *testing.T) {
