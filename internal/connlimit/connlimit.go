@@ -205,7 +205,7 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 // conn releases its place under the cap once, when it is closed.
 type conn struct {
 	net.Conn
-	l       *Listener
+	l         *Listener
 	reserve   bool
 	closeOnce sync.Once
 	// Guarded by l.mu:
