@@ -77,7 +77,8 @@
 // daemons) are not tracked.
 //
 // At most MaxConcurrency programs run at once; up to QueueSize further
-// requests wait, at most QueueTimeout each. A slot is free as soon as its
+// requests wait, at most QueueTimeout each. Across a reload the limit holds
+// for the programs of the old and the new adapter together (see Slots). A slot is free as soon as its
 // program has exited, even while a slow client still reads the output. A full queue or a longer wait is
 // a 429 with Retry-After (the queue timeout in seconds) and code
 // "queue_full" or "queue_timeout".
@@ -174,6 +175,14 @@ type Options struct {
 	MaxOutputBytes int
 	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 2s.
 	KillGrace time.Duration
+	// Slots, when set, are shared with the adapter this one replaces on a
+	// reload, whose programs may still run: the registry passes them on so
+	// that MaxConcurrency bounds both adapters' programs together. The
+	// adapter does not apply its MaxConcurrency and QueueSize to shared
+	// slots until ApplyLimits, so that building an adapter for a reload
+	// that then fails changes nothing. Nil means slots of its own, with its
+	// limits applied.
+	Slots *Slots
 }
 
 // Adapter serves chat completions from a local program. It is safe for
@@ -212,9 +221,23 @@ func New(o Options) (*Adapter, error) {
 	if a.o.PromptTemplate != "" {
 		a.tmpl, _ = parseTemplate(a.o.PromptTemplate) // Validate checked it
 	}
-	a.lim = newLimiter(a.o.ID, a.o.MaxConcurrency, a.o.QueueSize, a.o.QueueTimeout)
+	slots := o.Slots
+	if slots == nil {
+		slots = NewSlots()
+		slots.setLimits(a.o.MaxConcurrency, a.o.QueueSize)
+	}
+	a.lim = newLimiter(a.o.ID, slots, a.o.QueueTimeout)
 	return a, nil
 }
+
+// Slots returns the adapter's slots, to hand to its replacement on a
+// reload (see Options.Slots).
+func (a *Adapter) Slots() *Slots { return a.lim.slots }
+
+// ApplyLimits makes the adapter's MaxConcurrency and QueueSize the limits
+// of its slots, which it may share with the adapter it replaces. The
+// registry calls it once the reload that built the adapter has succeeded.
+func (a *Adapter) ApplyLimits() { a.lim.slots.setLimits(a.o.MaxConcurrency, a.o.QueueSize) }
 
 func applyDefaults(o *Options) {
 	if o.Model == "" {

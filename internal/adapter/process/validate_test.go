@@ -100,8 +100,8 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, a.o); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	if cap(a.lim.slots) != 1 || cap(a.lim.queue) != 16 {
-		t.Errorf("limiter %d/%d", cap(a.lim.slots), cap(a.lim.queue))
+	if s := a.Slots(); s.limit != 1 || s.queueSize != 16 {
+		t.Errorf("slots %d/%d", s.limit, s.queueSize)
 	}
 }
 
