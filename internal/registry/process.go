@@ -42,7 +42,7 @@ func processOptions(m *config.Model, d *Deps) (process.Options, error) {
 		PromptFormat: p.PromptFormat, PromptTemplate: p.PromptTemplate,
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout,
 		MaxConcurrency: p.MaxConcurrency, QueueSize: p.QueueSize, QueueTimeout: p.QueueTimeout, MaxOutputBytes: p.MaxOutputBytes,
-		KillGrace: p.KillGrace,
+		KillGrace: p.KillGrace, DropParams: m.DropParams, Logger: d.Logger,
 	}
 	if err := process.Validate(&o); err != nil {
 		return o, err

@@ -102,6 +102,7 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 		return anthropic.New(anthropic.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
+			DropParams: m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
@@ -109,6 +110,7 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 			FetchImages: m.FetchImages,
 			Fetch:       gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
+			DropParams:  m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolTemplate:
 		return newTemplate(m, key, headers, d)
@@ -135,6 +137,7 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
 		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m),
 			Redactor: redact.New(append([]string{key}, headerSecrets(m, headers)...)...)},
+		DropParams: m.DropParams, Logger: d.Logger,
 	}
 	if s := t.Stream; s != nil {
 		o.Stream = &template.StreamConfig{Format: s.Format, Body: s.Body, Text: s.Text, Done: s.Done, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens}
