@@ -96,7 +96,6 @@ type segment struct {
 type compiled struct {
 	body   *node // the request body
 	stream *node // the stream request body (body merged with Stream.Body); nil without streaming
-	uses   uint  // bit set of the placeholders used anywhere, 1<<ph
 	// bodyUses and streamUses are the placeholders of body and stream: a
 	// parameter is carried only when the body actually sent holds its
 	// placeholder (merging stream.body may replace a key that held one).
@@ -121,7 +120,7 @@ func compile(o *Options) (*compiled, error) {
 		return nil, fmt.Errorf("url: must be an absolute http(s) URL, got %q", o.URL)
 	}
 	c := &compiled{}
-	body, err := parseObject(o.Body, "template.body", &c.uses)
+	body, err := parseObject(o.Body, "template.body")
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +140,7 @@ func compile(o *Options) (*compiled, error) {
 	}
 	c.stream = body
 	if len(bytes.TrimSpace(s.Body)) > 0 {
-		extra, err := parseObject(s.Body, "template.stream.body", &c.uses)
+		extra, err := parseObject(s.Body, "template.stream.body")
 		if err != nil {
 			return nil, err
 		}
@@ -173,13 +172,13 @@ func usesOf(n *node) uint {
 // parseObject parses a template that must be a JSON object. The top level is
 // always kept as an object node, even without placeholders, so that a stream
 // body can be merged into it.
-func parseObject(raw json.RawMessage, field string, uses *uint) (*node, error) {
+func parseObject(raw json.RawMessage, field string) (*node, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("%s: required", field)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as written
-	p := &parser{dec: dec, field: field, uses: uses}
+	p := &parser{dec: dec, field: field}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid JSON: %w", field, err)
@@ -202,7 +201,6 @@ func parseObject(raw json.RawMessage, field string, uses *uint) (*node, error) {
 type parser struct {
 	dec   *json.Decoder
 	field string
-	uses  *uint
 }
 
 func (p *parser) errorf(at, format string, args ...any) error {
@@ -310,7 +308,6 @@ func (p *parser) str(s, at string) (*node, error) {
 		if !ok {
 			return nil, p.errorf(at, "unknown placeholder {{%s}}; known: %s", name, knownPlaceholders)
 		}
-		*p.uses |= 1 << ph
 		if i > 0 {
 			segs = append(segs, segment{lit: rest[:i]})
 		}
