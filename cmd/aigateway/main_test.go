@@ -331,3 +331,74 @@ func TestDefaultMaxConnections(t *testing.T) {
 		}
 	}
 }
+
+// A reload that changes a local model's entry must not let its new adapter
+// start a program while the old adapter's program still holds the only
+// slot (max_concurrency 1): the request is refused (queue_size 0 in the new
+// entry) until the old program ended, and the programs' log shows them one
+// at a time.
+func TestReloadKeepsProcessConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	script, gate, runLog := filepath.Join(dir, "model.sh"), filepath.Join(dir, "gate"), filepath.Join(dir, "runs.log")
+	prog := "#!/bin/sh\necho start >> \"$RUNLOG\"\nwhile [ ! -e \"$GATE\" ]; do sleep 0.01; done\necho end >> \"$RUNLOG\"\nprintf 'answer from %s' \"$1\"\n"
+	if err := os.WriteFile(script, []byte(prog), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(version, extra string) string {
+		return fmt.Sprintf(`{"models": [{"id": "local", "adapter": "process", "command": [%q, %q],
+			"env": {"GATE": %q, "RUNLOG": %q}, "max_concurrency": 1%s}]}`, script, version, gate, runLog, extra)
+	}
+	path := filepath.Join(dir, "models.json")
+	if err := os.WriteFile(path, []byte(cfg("v1", `, "queue_size": 4`)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	defer func() { stop(); <-done }()
+	url := waitListening(t, logs)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	chat := func() (int, string) {
+		resp, err := client.Post(url+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"local","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	type answer struct {
+		status int
+		body   string
+	}
+	first := make(chan answer, 1)
+	go func() { s, b := chat(); first <- answer{s, b} }()
+	deadline := time.Now().Add(10 * time.Second)
+	for b, _ := os.ReadFile(runLog); string(b) != "start\n"; b, _ = os.ReadFile(runLog) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the first program did not start; log %q", b)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	writeFileAtomically(t, path, cfg("v2", `, "queue_size": 0, "timeout": 5`))
+	waitLog(t, logs, "config reloaded", 1)
+	if status, body := chat(); status != http.StatusTooManyRequests || !strings.Contains(body, "queue_full") {
+		t.Errorf("a request to the reloaded model while the old program runs got %d %s, want 429 queue_full", status, body)
+	}
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if a := <-first; a.status != http.StatusOK || !strings.Contains(a.body, "answer from v1") {
+		t.Errorf("the request in flight during the reload got %d %s", a.status, a.body)
+	}
+	if status, body := chat(); status != http.StatusOK || !strings.Contains(body, "answer from v2") {
+		t.Errorf("after the old program ended: %d %s, want the new command's answer", status, body)
+	}
+	if b, _ := os.ReadFile(runLog); string(b) != "start\nend\nstart\nend\n" {
+		t.Errorf("programs ran %q, want one at a time", b)
+	}
+}

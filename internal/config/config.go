@@ -60,6 +60,11 @@ type Model struct {
 	Temperature *float64      // nil: not configured; otherwise used only when the client sent none
 	MaxTokens   *int          // nil: not configured; otherwise used only when the client sent none
 	Timeout     time.Duration // default DefaultTimeout
+	// DropParams drops request parameters the adapter cannot carry
+	// (logged at debug level) instead of refusing them with a 400; false,
+	// the default, refuses. Not for openai_compat, which passes every
+	// parameter on.
+	DropParams bool
 
 	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
 	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key

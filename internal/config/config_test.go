@@ -127,6 +127,9 @@ var badFiles = map[string]string{
 	"timeout-zero.bad.json":         `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 0`,
 	"timeout-negative.bad.json":     `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got -5`,
 	"timeout-too-large.bad.json":    `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 86401`,
+	"drop-params-openai.bad.json":   `: models[0] (id "x"): drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent`,
+	"drop-params-string.bad.json":   `: models[0] (id "x"): drop_params: must be true or false, got string`,
+	"drop-params-null.bad.json":     `: models[0] (id "x"): drop_params: must be true or false, got null`,
 }
 
 func TestLoadBad(t *testing.T) {
@@ -230,7 +233,7 @@ func TestLoadCustomHTTP(t *testing.T) {
 			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Weight: 1, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout,
 			Headers: map[string]string{"anthropic-beta": "x-1", "X-Team": "ENV:TEAM"}},
 		{Index: 1, ID: "claude-short", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
-			APIKey: "k", Enabled: true, Weight: 1, Model: "claude-short", Timeout: DefaultTimeout},
+			APIKey: "k", Enabled: true, Weight: 1, Model: "claude-short", Timeout: DefaultTimeout, DropParams: true},
 		{Index: 2, ID: "gemini", Adapter: AdapterCustomHTTP, Protocol: ProtocolGemini, BaseURL: "https://generativelanguage.googleapis.com",
 			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Weight: 1, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, FetchImages: true, FetchPrivateAddresses: true},
 		{Index: 3, ID: "tpl", Adapter: AdapterCustomHTTP, Protocol: ProtocolTemplate, BaseURL: "https://llm.example.com/api",
@@ -267,6 +270,7 @@ func TestLoadProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Model{{Index: 0, ID: "local-llama", Adapter: AdapterProcess, Enabled: true, Weight: 1, Model: "local-llama", Timeout: 120 * time.Second,
+		DropParams: true,
 		Process: &Process{Command: []string{"llama-cli", "-m", "/models/m.gguf", "-p", "{prompt}", "-n", "{max_tokens}"},
 			Workdir: "/srv", Env: map[string]string{"OMP_NUM_THREADS": "4", "HF_TOKEN": "ENV:HF_TOKEN"}, PromptFormat: "chatml",
 			MaxConcurrency: 2, QueueSize: -1, QueueTimeout: 2500 * time.Millisecond, MaxOutputBytes: 4096}}}

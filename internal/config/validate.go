@@ -33,7 +33,8 @@ type wireModel struct {
 	Model       *string  `json:"model"`
 	Temperature *float64 `json:"temperature"`
 	MaxTokens   *int     `json:"max_tokens"`
-	Timeout     *float64 `json:"timeout"` // seconds, fractions allowed
+	Timeout     *float64 `json:"timeout"`     // seconds, fractions allowed
+	DropParams  *bool    `json:"drop_params"` // converting adapters only
 
 	Protocol     *string            `json:"protocol"`                // custom_http only
 	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
@@ -216,6 +217,12 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, fmt.Errorf("max_tokens: must be between 1 and %d, got %d", math.MaxInt32, *n)
 		}
 		m.MaxTokens = n
+	}
+	if w.DropParams != nil {
+		if m.Adapter == AdapterOpenAICompat {
+			return m, errors.New("drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent")
+		}
+		m.DropParams = *w.DropParams
 	}
 	if t := w.Timeout; t != nil {
 		d := time.Duration(math.Round(*t * float64(time.Second)))

@@ -22,6 +22,7 @@ import (
 	"aigateway/internal/adapter/anthropic"
 	"aigateway/internal/adapter/gemini"
 	"aigateway/internal/adapter/openaicompat"
+	"aigateway/internal/adapter/process"
 	"aigateway/internal/adapter/template"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
@@ -47,8 +48,14 @@ type Deps struct {
 	ImageDial   func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Previous is the registry being replaced by a reload. Its adapters are
 	// reused for deployments that did not change, so that requests in flight,
-	// connection pools and local-program queues carry on undisturbed.
+	// connection pools and local-program queues carry on undisturbed. A
+	// changed local-program entry shares the slots of the one it replaces,
+	// so that max_concurrency bounds the programs of both; Build applies
+	// the new entry's limits to them when it succeeds, so serve (swap in)
+	// what it returns.
 	Previous *Registry
+
+	slots *slotHandover // for one Build
 }
 
 // constructors builds an adapter for each adapter type. It is the one place
@@ -95,6 +102,7 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 		return anthropic.New(anthropic.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
+			DropParams: m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
@@ -102,6 +110,7 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 			FetchImages: m.FetchImages,
 			Fetch:       gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
+			DropParams:  m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolTemplate:
 		return newTemplate(m, key, headers, d)
@@ -128,6 +137,7 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
 		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m),
 			Redactor: redact.New(append([]string{key}, headerSecrets(m, headers)...)...)},
+		DropParams: m.DropParams, Logger: d.Logger,
 	}
 	if s := t.Stream; s != nil {
 		o.Stream = &template.StreamConfig{Format: s.Format, Body: s.Body, Text: s.Text, Done: s.Done, PromptTokens: s.PromptTokens, CompletionTokens: s.CompletionTokens}
@@ -180,6 +190,7 @@ type Registry struct {
 	deployments []*Deployment     // config order, disabled ones included
 	ids         []string          // the id of each entry of deployments
 	byKey       map[string]*Deployment
+	procs       []procSlots // the slots of the process deployments, for the next reload
 	listJSON    []byte
 }
 
@@ -196,6 +207,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	if d.Breakers == nil {
 		d.Breakers = breaker.NewSet(breaker.Settings{})
 	}
+	d.slots = newSlotHandover(d.Previous, f)
 	r := &Registry{byID: make(map[string]*Model, len(f.Models)), byKey: make(map[string]*Deployment, len(f.Models))}
 	list := modelList{Object: "list", Data: []modelObject{}}
 	var order []*Model
@@ -267,6 +279,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	if r.listJSON, err = json.Marshal(list); err != nil {
 		return nil, fmt.Errorf("encoding model list: %w", err)
 	}
+	d.slots.applyLimits() // nothing can fail any more
 	return r, nil
 }
 
@@ -297,6 +310,8 @@ func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 	if d.Previous != nil {
 		if old := d.Previous.byKey[reuse]; old != nil && old.Adapter != nil {
 			dep.Adapter = old.Adapter
+			d.slots.keep(old.Adapter)
+			r.recordSlots(cm, dep.Adapter)
 			return nil
 		}
 	}
@@ -309,7 +324,15 @@ func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 		return err
 	}
 	dep.Adapter = a
+	r.recordSlots(cm, a)
 	return nil
+}
+
+// recordSlots remembers a local program's slots for the next reload.
+func (r *Registry) recordSlots(cm *config.Model, a adapter.Adapter) {
+	if pa, ok := a.(*process.Adapter); ok {
+		r.procs = append(r.procs, procSlots{id: cm.ID, poolKey: cm.PoolKey(), slots: pa.Slots()})
+	}
 }
 
 // Lookup returns the model with the given id, if any deployment of it is

@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"aigateway/internal/adapter/process"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 )
@@ -104,4 +106,71 @@ func TestReloadChecksProgramAgain(t *testing.T) {
 	}
 	first.Close()
 	second.Close()
+}
+
+// slotsOf returns the slots of the adapter of id's deployment i.
+func slotsOf(t *testing.T, r *Registry, id string, i int) *process.Slots {
+	t.Helper()
+	m, ok := r.Lookup(id)
+	if !ok || len(m.Deployments) <= i || m.Deployments[i].Adapter == nil {
+		t.Fatalf("no adapter for %s deployment %d", id, i)
+	}
+	return m.Deployments[i].Adapter.(*process.Adapter).Slots()
+}
+
+// A reload hands a changed process entry the slots of the entry it
+// replaces, so that max_concurrency bounds the old and the new programs
+// together, and applies the new limits to them.
+func TestReloadHandsOnProcessSlots(t *testing.T) {
+	entry := func(id, extra string) string {
+		return `{"id": "` + id + `", "adapter": "process", "command": ["sh", "-c", "echo hi"]` + extra + `}`
+	}
+	cfg := func(entries ...string) string { return `{"models": [` + strings.Join(entries, ",") + `]}` }
+	first := build(t, cfg(
+		entry("p", `, "max_concurrency": 2`),
+		entry("pool", `, "timeout": 1`), entry("pool", `, "timeout": 2`),
+		entry("q", "")), Deps{})
+	defer first.Close()
+	second := build(t, cfg(
+		entry("p", `, "max_concurrency": 1, "queue_size": 0, "timeout": 9`), // changed
+		entry("pool", `, "timeout": 1`), entry("pool", `, "timeout": 3`),    // second one changed
+		entry("q-renamed", "")), Deps{Previous: first})
+	defer second.Close()
+
+	if slotsOf(t, second, "p", 0) != slotsOf(t, first, "p", 0) {
+		t.Error("the changed entry got slots of its own; its old programs would not count")
+	}
+	if c, q := slotsOf(t, first, "p", 0).Limits(); c != 1 || q != 0 {
+		t.Errorf("shared slots have limits %d/%d, want the new entry's 1/0", c, q)
+	}
+	p1, _ := first.Lookup("pool")
+	p2, _ := second.Lookup("pool")
+	if p2.Deployments[0].Adapter != p1.Deployments[0].Adapter {
+		t.Error("the unchanged pool entry was not reused")
+	}
+	if slotsOf(t, second, "pool", 1) != slotsOf(t, first, "pool", 1) {
+		t.Error("the changed pool entry did not get the slots of the entry it replaces")
+	}
+	if slotsOf(t, second, "q-renamed", 0) == slotsOf(t, first, "q", 0) {
+		t.Error("a model with another id shares the slots of the old one")
+	}
+}
+
+// A reload that fails leaves the limits in force alone, although the
+// adapters built before the failure share the old slots.
+func TestFailedReloadKeepsTheLimits(t *testing.T) {
+	first := build(t, `{"models": [{"id": "p", "adapter": "process", "command": ["sh", "-c", "echo hi"], "max_concurrency": 2}]}`, Deps{})
+	defer first.Close()
+	f, err := config.Parse("test.json", []byte(`{"models": [
+		{"id": "p", "adapter": "process", "command": ["sh", "-c", "echo hi"], "max_concurrency": 1},
+		{"id": "bad", "adapter": "process", "command": ["sh", "{promt}"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(f, Deps{Previous: first, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err == nil {
+		t.Fatal("Build accepted an unknown placeholder")
+	}
+	if c, _ := slotsOf(t, first, "p", 0).Limits(); c != 2 {
+		t.Errorf("max_concurrency in force is %d after a failed reload, want 2", c)
+	}
 }

@@ -3,6 +3,7 @@ package anthropic
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -35,6 +36,11 @@ type Options struct {
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
 	Timeouts  adapter.Timeouts
 	Transport http.RoundTripper
+	// DropParams drops the request parameters the Messages API cannot
+	// carry, instead of refusing the request (see adapter.Unsupported), and
+	// logs their names at debug level to Logger (nil means slog.Default()).
+	DropParams bool
+	Logger     *slog.Logger
 }
 
 // Adapter serves OpenAI chat requests from the Anthropic Messages API.
@@ -45,6 +51,8 @@ type Adapter struct {
 	model       string
 	temperature *float64
 	maxTokens   int64
+	dropParams  bool
+	log         *slog.Logger
 }
 
 // New returns an Adapter.
@@ -55,6 +63,8 @@ func New(o Options) *Adapter {
 		model:       o.Model,
 		temperature: o.Temperature,
 		maxTokens:   DefaultMaxTokens,
+		dropParams:  o.DropParams,
+		log:         o.Logger,
 		header: http.Header{
 			"Content-Type":      {"application/json"},
 			"Anthropic-Version": {APIVersion},
@@ -96,10 +106,12 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if creq.Temperature == nil {
 		creq.Temperature = a.temperature
 	}
-	body, err := ConvertRequest(creq, RequestOptions{Model: a.model, DefaultMaxTokens: a.maxTokens})
+	params := adapter.Unsupported{Drop: a.dropParams}
+	body, err := ConvertRequest(creq, RequestOptions{Model: a.model, DefaultMaxTokens: a.maxTokens, Params: &params})
 	if err != nil {
 		return nil, err
 	}
+	params.LogDropped(ctx, a.log, a.up.ID, req.RequestID)
 	h := a.header.Clone()
 	if creq.Stream {
 		h.Set("Accept", "text/event-stream")

@@ -23,6 +23,9 @@ type RequestOptions struct {
 	// DefaultMaxTokens is used when the client sent neither max_tokens nor
 	// max_completion_tokens. Zero or less means the DefaultMaxTokens constant.
 	DefaultMaxTokens int64
+	// Params refuses, or with Params.Drop drops, the parameters the
+	// Messages API has no equivalent for. Nil refuses them.
+	Params *adapter.Unsupported
 }
 
 // ConvertRequest turns an OpenAI chat request into an Anthropic Messages
@@ -44,7 +47,7 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 }
 
 func convertRequest(req *openai.ChatRequest, o RequestOptions) (*request, *adapter.Error) {
-	if e := checkUnsupported(req); e != nil {
+	if e := checkUnsupported(req, o.Params); e != nil {
 		return nil, e
 	}
 	out := &request{Model: o.Model, Stream: req.Stream}
@@ -112,33 +115,33 @@ func userID(req *openai.ChatRequest) string {
 }
 
 // checkUnsupported rejects the parameters that change the answer and that
-// the Messages API has no equivalent for. Values that change nothing (n=1,
+// the Messages API has no equivalent for, or with u.Drop drops them (none
+// of them is read by the conversion). Values that change nothing (n=1,
 // zero penalties, logprobs:false, an empty logit_bias) pass.
-func checkUnsupported(req *openai.ChatRequest) *adapter.Error {
-	unsupported := func(param, why string) *adapter.Error {
-		return invalid(param, "unsupported_parameter", "%s is not supported by this model (Anthropic Messages API): %s", param, why)
-	}
-	switch {
-	case req.N != nil && *req.N != 1:
-		return unsupported("n", "it returns one choice per request; send n=1 or leave it out")
-	case req.Seed != nil:
-		return unsupported("seed", "sampling cannot be seeded")
-	case req.Logprobs != nil && *req.Logprobs:
-		return unsupported("logprobs", "log probabilities are not returned")
-	case req.TopLogprobs != nil && *req.TopLogprobs != 0:
-		return unsupported("top_logprobs", "log probabilities are not returned")
-	case hasLogitBias(req.LogitBias):
-		return unsupported("logit_bias", "token biases cannot be set")
-	case req.PresencePenalty != nil && *req.PresencePenalty != 0:
-		return unsupported("presence_penalty", "there is no presence penalty")
-	case req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0:
-		return unsupported("frequency_penalty", "there is no frequency penalty")
-	case req.ReasoningEffort != "" && req.ReasoningEffort != "none":
+func checkUnsupported(req *openai.ChatRequest, u *adapter.Unsupported) *adapter.Error {
+	for _, p := range [...]struct {
+		param, why string
+		sent       bool
+	}{
+		{"n", "it returns one choice per request; send n=1 or leave it out", req.N != nil && *req.N != 1},
+		{"seed", "sampling cannot be seeded", req.Seed != nil},
+		{"logprobs", "log probabilities are not returned", req.Logprobs != nil && *req.Logprobs},
+		{"top_logprobs", "log probabilities are not returned", req.TopLogprobs != nil && *req.TopLogprobs != 0},
+		{"logit_bias", "token biases cannot be set", hasLogitBias(req.LogitBias)},
+		{"presence_penalty", "there is no presence penalty", req.PresencePenalty != nil && *req.PresencePenalty != 0},
+		{"frequency_penalty", "there is no frequency penalty", req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0},
 		// Extended thinking is not mapped: it needs the thinking blocks (with
 		// their signatures) sent back on every tool turn, and an OpenAI
 		// client has nowhere to keep them. "none" asks for what Anthropic
 		// does by default.
-		return unsupported("reasoning_effort", "extended thinking is not available through this gateway")
+		{"reasoning_effort", "extended thinking is not available through this gateway", req.ReasoningEffort != "" && req.ReasoningEffort != "none"},
+	} {
+		if !p.sent {
+			continue
+		}
+		if e := u.Refuse(p.param, "%s is not supported by this model (Anthropic Messages API): %s", p.param, p.why); e != nil {
+			return e
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/tidwall/gjson"
 
+	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
 	"aigateway/internal/toolcallid"
 )
@@ -333,7 +334,27 @@ func TestConvertRequestParameters(t *testing.T) {
 		{name: "response_format json_object", body: withUser(`,"response_format":{"type":"json_object"}`), errParam: "response_format"},
 		{name: "reasoning_effort", body: withUser(`,"reasoning_effort":"high"`), errParam: "reasoning_effort"},
 		{name: "reasoning_effort none", body: withUser(`,"reasoning_effort":"none"`), want: map[string]string{"thinking": absent}},
+		// drop_params: the same parameters are left out; values of carried
+		// parameters are still checked.
+		{name: "dropped", body: withUser(`,"n":2,"seed":42,"logprobs":true,"top_logprobs":3,"logit_bias":{"1":1},"presence_penalty":0.5,"frequency_penalty":-1,"reasoning_effort":"high","top_p":0.5`),
+			opts: RequestOptions{Params: &adapter.Unsupported{Drop: true}},
+			want: map[string]string{"top_p": `0.5`, "n": absent, "seed": absent, "thinking": absent, "max_tokens": `4096`}},
+		{name: "dropped, temperature still checked", body: withUser(`,"seed":1,"temperature":1.5`), opts: RequestOptions{Params: &adapter.Unsupported{Drop: true}},
+			errParam: "temperature"},
+		{name: "dropped, json_object still refused", body: withUser(`,"response_format":{"type":"json_object"}`), opts: RequestOptions{Params: &adapter.Unsupported{Drop: true}},
+			errParam: "response_format"},
 	})
+}
+
+// The dropped parameters are recorded, in order, for the debug log.
+func TestConvertRequestRecordsDroppedParameters(t *testing.T) {
+	u := &adapter.Unsupported{Drop: true}
+	if _, err := ConvertRequest(decodeRequest(t, withUser(`,"seed":42,"n":2,"frequency_penalty":1`)), RequestOptions{Params: u}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"n", "seed", "frequency_penalty"}, u.Dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
 }
 
 func TestConvertRequestContentParts(t *testing.T) {

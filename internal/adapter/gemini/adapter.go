@@ -3,6 +3,7 @@ package gemini
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -34,6 +35,11 @@ type Options struct {
 	// Timeouts refine Timeout per phase (connect, first byte, idle, total).
 	Timeouts  adapter.Timeouts
 	Transport http.RoundTripper
+	// DropParams drops the request parameters Gemini cannot carry, instead
+	// of refusing the request (see adapter.Unsupported), and logs their
+	// names at debug level to Logger (nil means slog.Default()).
+	DropParams bool
+	Logger     *slog.Logger
 }
 
 // Adapter serves OpenAI chat and embeddings requests from the Gemini API.
@@ -45,6 +51,8 @@ type Adapter struct {
 	temperature *float64
 	maxTokens   *int
 	images      *fetcher // nil: image URLs are refused
+	dropParams  bool
+	log         *slog.Logger
 }
 
 // New returns an Adapter.
@@ -60,6 +68,8 @@ func New(o Options) *Adapter {
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
 		header:      http.Header{"Content-Type": {"application/json"}},
+		dropParams:  o.DropParams,
+		log:         o.Logger,
 	}
 	if o.APIKey != "" {
 		a.header.Set("X-Goog-Api-Key", o.APIKey)
@@ -111,7 +121,8 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	// Image downloads run under the request's context; canceling the
 	// request cancels them. The quota counts this request's downloads.
-	opts := RequestOptions{}
+	params := adapter.Unsupported{Drop: a.dropParams}
+	opts := RequestOptions{Params: &params}
 	if a.images != nil {
 		q := &imageQuota{f: a.images}
 		opts.FetchImage = func(u string) (string, string, error) { return q.fetch(ctx, u) }
@@ -120,6 +131,7 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if err != nil {
 		return nil, err
 	}
+	params.LogDropped(ctx, a.log, a.up.ID, req.RequestID)
 	h := a.header.Clone()
 	target := a.methodURL("generateContent")
 	if creq.Stream {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
 )
 
@@ -25,10 +26,12 @@ var thinkingBudgets = map[string]int64{
 
 // convertGenerationConfig maps the sampling and output parameters. It
 // returns nil when the request sets none of them. A response schema spends
-// from budget.
-func convertGenerationConfig(req *openai.ChatRequest, budget *schemaBudget) (*generationConfig, error) {
+// from budget. u refuses or drops logit_bias, which Gemini has no field for.
+func convertGenerationConfig(req *openai.ChatRequest, budget *schemaBudget, u *adapter.Unsupported) (*generationConfig, error) {
 	if lb := bytes.TrimSpace(req.LogitBias); len(lb) > 0 && !bytes.Equal(lb, []byte("null")) && !bytes.Equal(lb, []byte("{}")) {
-		return nil, badParam("logit_bias", "unsupported_value", "logit_bias is not supported for Gemini models")
+		if e := u.Refuse("logit_bias", "logit_bias is not supported for Gemini models"); e != nil {
+			return nil, e
+		}
 	}
 	g := generationConfig{
 		Temperature:      req.Temperature,

@@ -21,6 +21,9 @@ type RequestOptions struct {
 	// image URL is a 400 explaining that Gemini cannot take image URLs and
 	// how to opt in ("fetch_images": true on the model entry).
 	FetchImage func(url string) (base64Data, mimeType string, err error)
+	// Params refuses, or with Params.Drop drops, the parameters Gemini has
+	// no field for (logit_bias). Nil refuses them.
+	Params *adapter.Unsupported
 }
 
 // ConvertRequest turns an OpenAI chat request into a Gemini
@@ -33,9 +36,10 @@ type RequestOptions struct {
 // tools[].function.strict (Gemini always follows the declared schema as
 // best it can, and has no opt-out to honour), image_url.detail, stream and
 // stream_options (the URL and the translator handle them). Fields that
-// would change the answer and cannot be mapped are a 400: logit_bias,
-// parallel_tool_calls:false while tools may be called, tool types other
-// than function, unknown reasoning_effort values.
+// would change the answer and cannot be mapped are a 400: logit_bias
+// (dropped instead with o.Params.Drop), parallel_tool_calls:false while
+// tools may be called, tool types other than function, unknown
+// reasoning_effort values.
 func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 	if req == nil {
 		return nil, badParam("", "invalid_value", "empty request")
@@ -50,7 +54,7 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 	if out.Tools, out.ToolConfig, err = convertTools(req, budget); err != nil {
 		return nil, err
 	}
-	if out.GenerationConfig, err = convertGenerationConfig(req, budget); err != nil {
+	if out.GenerationConfig, err = convertGenerationConfig(req, budget, o.Params); err != nil {
 		return nil, err
 	}
 	b, err := json.Marshal(&out)

@@ -445,3 +445,24 @@ func TestConvertRequestErrors(t *testing.T) {
 		})
 	}
 }
+
+// logit_bias, which Gemini has no field for, is a 400 unsupported_parameter,
+// or with drop_params left out and recorded.
+func TestConvertRequestDropsLogitBias(t *testing.T) {
+	const body = `{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.5,"logit_bias":{"50256":-100}}`
+	_, err := ConvertRequest(chatRequest(t, body), RequestOptions{})
+	if ae := asAdapterError(t, err); ae.Err.Code != "unsupported_parameter" || ae.Err.Param != "logit_bias" {
+		t.Errorf("got %q %q, want unsupported_parameter naming logit_bias", ae.Err.Code, ae.Err.Param)
+	}
+	u := &adapter.Unsupported{Drop: true}
+	out, err := ConvertRequest(chatRequest(t, body), RequestOptions{Params: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out); !strings.Contains(got, `"generationConfig":{"temperature":0.5}`) {
+		t.Errorf("body %s, want the temperature and nothing for logit_bias", got)
+	}
+	if len(u.Dropped) != 1 || u.Dropped[0] != "logit_bias" {
+		t.Errorf("dropped %v", u.Dropped)
+	}
+}

@@ -15,10 +15,59 @@ const (
 	phModel
 	phMaxTokens
 	phTemperature
+	phTopP
+	phSeed
+	phPresencePenalty
+	phFrequencyPenalty
 )
 
-var placeholders = map[string]placeholder{
-	"prompt": phPrompt, "model": phModel, "max_tokens": phMaxTokens, "temperature": phTemperature,
+// lookupPlaceholder maps the name between the braces to its placeholder.
+func lookupPlaceholder(name string) (placeholder, bool) {
+	switch name {
+	case "prompt":
+		return phPrompt, true
+	case "model":
+		return phModel, true
+	case "max_tokens":
+		return phMaxTokens, true
+	case "temperature":
+		return phTemperature, true
+	case "top_p":
+		return phTopP, true
+	case "seed":
+		return phSeed, true
+	case "presence_penalty":
+		return phPresencePenalty, true
+	case "frequency_penalty":
+		return phFrequencyPenalty, true
+	}
+	return phNone, false
+}
+
+// knownPlaceholders lists the placeholders for messages.
+const knownPlaceholders = "{prompt}, {model}, {max_tokens}, {temperature}, {top_p}, {seed}, {presence_penalty}, {frequency_penalty}"
+
+// param names the request parameter behind a placeholder, for messages.
+func (ph placeholder) param() string {
+	switch ph {
+	case phPrompt:
+		return "messages"
+	case phModel:
+		return "model"
+	case phMaxTokens:
+		return "max_tokens"
+	case phTemperature:
+		return "temperature"
+	case phTopP:
+		return "top_p"
+	case phSeed:
+		return "seed"
+	case phPresencePenalty:
+		return "presence_penalty"
+	case phFrequencyPenalty:
+		return "frequency_penalty"
+	}
+	return ""
 }
 
 // segment is literal text, or a placeholder when ph is set.
@@ -82,9 +131,9 @@ func parseArg(s string) (arg, error) {
 			continue
 		}
 		name := s[i+1 : end]
-		ph, ok := placeholders[name]
+		ph, ok := lookupPlaceholder(name)
 		if !ok {
-			return nil, fmt.Errorf("unknown placeholder {%s}; known: {prompt}, {model}, {max_tokens}, {temperature}", name)
+			return nil, fmt.Errorf("unknown placeholder {%s}; known: %s", name, knownPlaceholders)
 		}
 		if i > 0 && s[i-1] == '{' && end+1 < len(s) && s[end+1] == '}' {
 			return nil, fmt.Errorf("write {%s}, not {{%s}}", name, name)
@@ -139,6 +188,10 @@ type values struct {
 	model       string
 	maxTokens   int64
 	temperature float64
+	topP        float64
+	seed        int64
+	presence    float64 // presence_penalty
+	frequency   float64 // frequency_penalty
 }
 
 // render returns the argument with its placeholders replaced. Numbers are
@@ -167,8 +220,25 @@ func (ar arg) render(v *values) string {
 		case phMaxTokens:
 			b.WriteString(strconv.FormatInt(v.maxTokens, 10))
 		case phTemperature:
-			b.WriteString(strconv.FormatFloat(v.temperature, 'f', -1, 64))
+			b.WriteString(formatNumber(v.temperature))
+		case phTopP:
+			b.WriteString(formatNumber(v.topP))
+		case phSeed:
+			b.WriteString(strconv.FormatInt(v.seed, 10))
+		case phPresencePenalty:
+			b.WriteString(formatNumber(v.presence))
+		case phFrequencyPenalty:
+			b.WriteString(formatNumber(v.frequency))
 		}
 	}
 	return b.String()
+}
+
+// formatNumber writes a decimal plainly (0.7, never 7e-01), and 0 for -0,
+// which would read as an option.
+func formatNumber(f float64) string {
+	if f == 0 {
+		return "0"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }

@@ -14,7 +14,13 @@
 //	               Options.MaxTokens, else 512
 //	{temperature}  the client's temperature, else Options.Temperature, else
 //	               0.8, written plainly (0.7, never 7e-01)
+//	{top_p}        the client's top_p, else 1
+//	{seed}         the client's seed, else a random integer in [0, 2^31)
+//	{presence_penalty}, {frequency_penalty}
+//	               the client's penalty, else 0
 //
+// top_p 1 and penalties 0 are the OpenAI defaults, which change nothing; a
+// request without a seed asks for unseeded sampling, hence a random one.
 // When no argument holds {prompt}, the prompt is written to the program's
 // standard input, which is then closed; otherwise standard input is empty.
 // Prefer standard input for long conversations: Linux limits one argument to
@@ -30,7 +36,8 @@
 // or the placeholder has text before it ("--prompt={prompt}"). The chatml,
 // llama3 and gemma formats begin with their own markup, so only plain
 // prompts and templates can start with "-". Validate refuses a {model}
-// that starts with "-" in such a place.
+// that starts with "-" in such a place. A negative seed or penalty there is
+// refused the same way.
 //
 // # Prompt formats
 //
@@ -61,11 +68,13 @@
 //
 // A program gets text only, so a request it cannot answer faithfully is
 // refused instead of being changed silently: endpoints other than
-// /v1/chat/completions, tools, tool_choice "required" or a named function,
-// response_format other than "text", n > 1, logprobs, logit_bias, stop,
-// content parts other than text, tool and function messages and assistant
-// messages with tool calls. top_p, seed, penalties and the other sampling
-// fields have no placeholder and are not passed to the program.
+// /v1/chat/completions, a sampling parameter whose placeholder the command
+// lacks, stop, and what adapter.TextOnly refuses for every text-only
+// upstream (tools, n > 1, logprobs, logit_bias, response_format other than
+// "text", fields that are no OpenAI parameter, ...); content parts other
+// than text, tool and function messages and assistant messages with tool
+// calls. With DropParams the parameters (not the message content) are
+// dropped instead and their names logged at debug level.
 //
 // # Running
 //
@@ -77,7 +86,8 @@
 // daemons) are not tracked.
 //
 // At most MaxConcurrency programs run at once; up to QueueSize further
-// requests wait, at most QueueTimeout each. A slot is free as soon as its
+// requests wait, at most QueueTimeout each. Across a reload the limit holds
+// for the programs of the old and the new adapter together (see Slots). A slot is free as soon as its
 // program has exited, even while a slow client still reads the output. A full queue or a longer wait is
 // a 429 with Retry-After (the queue timeout in seconds) and code
 // "queue_full" or "queue_timeout".
@@ -103,6 +113,7 @@ package process
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -134,7 +145,8 @@ type Options struct {
 	ID string
 	// Command is the program and its arguments (argv), never run through a
 	// shell. Arguments may hold the placeholders {prompt}, {model},
-	// {max_tokens} and {temperature}; the program may not.
+	// {max_tokens}, {temperature}, {top_p}, {seed}, {presence_penalty} and
+	// {frequency_penalty}; the program may not.
 	Command []string
 	// Model is the value of {model}. Empty means ID.
 	Model string
@@ -174,6 +186,19 @@ type Options struct {
 	MaxOutputBytes int
 	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 2s.
 	KillGrace time.Duration
+	// Slots, when set, are shared with the adapter this one replaces on a
+	// reload, whose programs may still run: the registry passes them on so
+	// that MaxConcurrency bounds both adapters' programs together. The
+	// adapter does not apply its MaxConcurrency and QueueSize to shared
+	// slots until ApplyLimits, so that building an adapter for a reload
+	// that then fails changes nothing. Nil means slots of its own, with its
+	// limits applied.
+	Slots *Slots
+	// DropParams drops the request parameters the command cannot carry,
+	// instead of refusing the request (see adapter.Unsupported), and logs
+	// their names at debug level to Logger (nil means slog.Default()).
+	DropParams bool
+	Logger     *slog.Logger
 }
 
 // Adapter serves chat completions from a local program. It is safe for
@@ -186,6 +211,8 @@ type Adapter struct {
 	tmpl      *template.Template
 	lim       *limiter
 	redactor  *redact.Redactor // of Secrets, for standard error
+	text      adapter.TextOnly
+	carried   adapter.TextParams // the sampling parameters the command has placeholders for
 
 	mu      sync.Mutex
 	closed  bool
@@ -209,12 +236,27 @@ func New(o Options) (*Adapter, error) {
 	for _, ar := range a.args {
 		a.promptArg = a.promptArg || ar.uses(phPrompt)
 	}
+	a.text, a.carried = textOnly(a.o.ID), carried(a.args)
 	if a.o.PromptTemplate != "" {
 		a.tmpl, _ = parseTemplate(a.o.PromptTemplate) // Validate checked it
 	}
-	a.lim = newLimiter(a.o.ID, a.o.MaxConcurrency, a.o.QueueSize, a.o.QueueTimeout)
+	slots := o.Slots
+	if slots == nil {
+		slots = NewSlots()
+		slots.setLimits(a.o.MaxConcurrency, a.o.QueueSize)
+	}
+	a.lim = newLimiter(a.o.ID, slots, a.o.QueueTimeout)
 	return a, nil
 }
+
+// Slots returns the adapter's slots, to hand to its replacement on a
+// reload (see Options.Slots).
+func (a *Adapter) Slots() *Slots { return a.lim.slots }
+
+// ApplyLimits makes the adapter's MaxConcurrency and QueueSize the limits
+// of its slots, which it may share with the adapter it replaces. The
+// registry calls it once the reload that built the adapter has succeeded.
+func (a *Adapter) ApplyLimits() { a.lim.slots.setLimits(a.o.MaxConcurrency, a.o.QueueSize) }
 
 func applyDefaults(o *Options) {
 	if o.Model == "" {
@@ -260,10 +302,15 @@ func (a *Adapter) Send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if oerr != nil {
 		return nil, &adapter.Error{Status: http.StatusBadRequest, Err: *oerr}
 	}
+	params := adapter.Unsupported{Drop: a.o.DropParams}
+	if err := a.check(cr, req.Body, &params); err != nil {
+		return nil, err
+	}
 	j, err := a.job(cr)
 	if err != nil {
 		return nil, err
 	}
+	params.LogDropped(ctx, a.o.Logger, a.o.ID, req.RequestID)
 	if a.isClosed() {
 		return nil, shuttingDown(a.o.ID)
 	}

@@ -100,11 +100,22 @@ func TestRejected(t *testing.T) {
 		{"tools", `{"model":"local",` + user + `,"tools":[{"type":"function","function":{"name":"f"}}]}`, "tools", "unsupported_parameter"},
 		{"tool_choice required", `{"model":"local",` + user + `,"tool_choice":"required"}`, "tool_choice", "unsupported_parameter"},
 		{"response_format", `{"model":"local",` + user + `,"response_format":{"type":"json_object"}}`, "response_format", "unsupported_parameter"},
-		{"n", `{"model":"local",` + user + `,"n":2}`, "n", "unsupported_value"},
+		{"n", `{"model":"local",` + user + `,"n":2}`, "n", "unsupported_parameter"},
 		{"logprobs", `{"model":"local",` + user + `,"logprobs":true}`, "logprobs", "unsupported_parameter"},
 		{"logit_bias", `{"model":"local",` + user + `,"logit_bias":{"50256":-100}}`, "logit_bias", "unsupported_parameter"},
 		{"stop", `{"model":"local",` + user + `,"stop":"\n"}`, "stop", "unsupported_parameter"},
 		{"zero max_tokens", `{"model":"local",` + user + `,"max_tokens":0}`, "max_tokens", "invalid_value"},
+		// The command (echo-stdin) has no placeholders: sampling parameters
+		// cannot reach the program.
+		{"temperature without placeholder", `{"model":"local",` + user + `,"temperature":0.5}`, "temperature", "unsupported_parameter"},
+		{"max_tokens without placeholder", `{"model":"local",` + user + `,"max_tokens":5}`, "max_tokens", "unsupported_parameter"},
+		{"max_completion_tokens without placeholder", `{"model":"local",` + user + `,"max_completion_tokens":5}`, "max_completion_tokens", "unsupported_parameter"},
+		{"top_p without placeholder", `{"model":"local",` + user + `,"top_p":0.5}`, "top_p", "unsupported_parameter"},
+		{"seed without placeholder", `{"model":"local",` + user + `,"seed":1}`, "seed", "unsupported_parameter"},
+		{"presence_penalty without placeholder", `{"model":"local",` + user + `,"presence_penalty":0.5}`, "presence_penalty", "unsupported_parameter"},
+		{"frequency_penalty without placeholder", `{"model":"local",` + user + `,"frequency_penalty":-0.5}`, "frequency_penalty", "unsupported_parameter"},
+		{"reasoning_effort", `{"model":"local",` + user + `,"reasoning_effort":"low"}`, "reasoning_effort", "unsupported_parameter"},
+		{"vendor field", `{"model":"local",` + user + `,"top_k":40}`, "top_k", "unsupported_parameter"},
 		{"image", `{"model":"local","messages":[{"role":"user","content":[{"type":"text","text":"see"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]}]}`,
 			"messages[0].content", "unsupported_value"},
 		{"tool message", `{"model":"local","messages":[{"role":"user","content":"Hi"},{"role":"tool","tool_call_id":"c","content":"42"}]}`,
@@ -125,9 +136,12 @@ func TestRejected(t *testing.T) {
 		})
 	}
 	// What a text program can honour is accepted: text parts, tool_choice
-	// "none", response_format text, n 1, empty logit_bias.
+	// "none", response_format text, and the values that change nothing: n
+	// 1, empty logit_bias, top_p 1, zero penalties; and fields that only
+	// identify the request.
 	ok := `{"model":"local","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],` +
-		`"tool_choice":"none","response_format":{"type":"text"},"n":1,"logit_bias":{},"top_p":0.5,"seed":1}`
+		`"tool_choice":"none","response_format":{"type":"text"},"n":1,"logit_bias":{},"top_p":1,"presence_penalty":0,` +
+		`"frequency_penalty":0,"user":"u","metadata":{"k":"v"},"store":false,"top_k":null}`
 	if got := text(completion(t, a, []byte(ok))); got != "ab" {
 		t.Errorf("got %q, want ab", got)
 	}

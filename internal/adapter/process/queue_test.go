@@ -175,7 +175,7 @@ func TestSlotFreedWhenTheProgramEndsWhileItsReaderIsStuck(t *testing.T) {
 	} else {
 		wantError(t, s.err, http.StatusGatewayTimeout, "process_timeout")
 	}
-	if n := len(a.lim.slots); n != 0 {
+	if n := a.lim.running(); n != 0 {
 		t.Errorf("%d slots taken after every run ended", n)
 	}
 }

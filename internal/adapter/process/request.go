@@ -2,6 +2,7 @@ package process
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 
@@ -17,13 +18,46 @@ type job struct {
 	promptTokens int64 // estimated
 }
 
-// job checks req and renders the prompt and the arguments.
-func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
-	text := adapter.TextOnly{ID: a.o.ID, Kind: "process"}
-	if err := text.Check(req, adapter.TextLimits{Strict: true}); err != nil {
-		return nil, err
+// textOnly is the process adapter's check of requests: the sampling
+// parameters it has placeholders for, stop excluded (a program gets no
+// stop sequences).
+func textOnly(id string) adapter.TextOnly {
+	return adapter.TextOnly{ID: id, Kind: "process", Placeholder: "{%s}", Where: "command",
+		Known: adapter.TextParams{Temperature: true, TopP: true, MaxTokens: true, Seed: true, PresencePenalty: true, FrequencyPenalty: true}}
+}
+
+// carried lists the sampling parameters whose placeholders the command
+// holds.
+func carried(args []cmdArg) adapter.TextParams {
+	has := func(ph placeholder) bool {
+		for _, ar := range args {
+			if ar.uses(ph) {
+				return true
+			}
+		}
+		return false
 	}
-	turns, err := text.Turns(req.Messages)
+	return adapter.TextParams{Temperature: has(phTemperature), TopP: has(phTopP), MaxTokens: has(phMaxTokens),
+		Seed: has(phSeed), PresencePenalty: has(phPresencePenalty), FrequencyPenalty: has(phFrequencyPenalty)}
+}
+
+// check refuses the request parameters the command cannot carry, or with
+// drop_params drops them into u. body is the request as sent.
+func (a *Adapter) check(req *openai.ChatRequest, body []byte, u *adapter.Unsupported) error {
+	// A value out of range first: it is wrong whatever the command.
+	if n := req.MaxOutputTokens(); n != nil && *n < 1 {
+		param := "max_tokens"
+		if req.MaxCompletionTokens != nil {
+			param = "max_completion_tokens"
+		}
+		return adapter.BadRequest(param, "invalid_value", "%s must be at least 1, got %d", param, *n)
+	}
+	return a.text.Check(req, body, a.carried, u)
+}
+
+// job renders the prompt and the arguments of a request that passed check.
+func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
+	turns, err := a.text.Turns(req.Messages)
 	if err != nil {
 		return nil, err
 	}
@@ -35,22 +69,7 @@ func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &values{prompt: prompt, model: a.o.Model, maxTokens: DefaultMaxTokens, temperature: DefaultTemperature}
-	if a.o.MaxTokens != nil {
-		v.maxTokens = int64(*a.o.MaxTokens)
-	}
-	if n := req.MaxOutputTokens(); n != nil {
-		v.maxTokens = *n
-	}
-	if a.o.Temperature != nil {
-		v.temperature = *a.o.Temperature
-	}
-	if req.Temperature != nil {
-		v.temperature = *req.Temperature
-	}
-	if v.temperature == 0 {
-		v.temperature = 0 // -0 would be written "-0", which reads as an option
-	}
+	v := a.values(req, prompt)
 	if a.promptArg && strings.IndexByte(prompt, 0) >= 0 {
 		return nil, adapter.BadRequest("messages", "invalid_value", "model %q (process) passes the prompt as a command-line argument, which cannot hold a NUL character", a.o.ID)
 	}
@@ -65,6 +84,42 @@ func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
 	return j, nil
 }
 
+// values returns what the placeholders stand for: the client's values,
+// else the configured defaults, else the package's (for top_p and the
+// penalties the OpenAI defaults, 1 and 0, which change nothing; for seed a
+// random one, since a request without a seed asks for unseeded sampling).
+func (a *Adapter) values(req *openai.ChatRequest, prompt string) *values {
+	v := &values{prompt: prompt, model: a.o.Model, maxTokens: DefaultMaxTokens, temperature: DefaultTemperature, topP: 1}
+	if a.o.MaxTokens != nil {
+		v.maxTokens = int64(*a.o.MaxTokens)
+	}
+	if n := req.MaxOutputTokens(); n != nil {
+		v.maxTokens = *n
+	}
+	if a.o.Temperature != nil {
+		v.temperature = *a.o.Temperature
+	}
+	if req.Temperature != nil {
+		v.temperature = *req.Temperature
+	}
+	if req.TopP != nil {
+		v.topP = *req.TopP
+	}
+	if req.PresencePenalty != nil {
+		v.presence = *req.PresencePenalty
+	}
+	if req.FrequencyPenalty != nil {
+		v.frequency = *req.FrequencyPenalty
+	}
+	switch {
+	case req.Seed != nil:
+		v.seed = *req.Seed
+	case a.carried.Seed:
+		v.seed = rand.Int64N(1 << 31) // what a 32-bit seed option takes
+	}
+	return v
+}
+
 // optionLike is the 400 for a value that would reach the program as an
 // option: it begins an argument (see cmdArg.leading) and starts with "-".
 func (a *Adapter) optionLike(ph placeholder, value string) error {
@@ -72,14 +127,15 @@ func (a *Adapter) optionLike(ph placeholder, value string) error {
 	switch ph {
 	case phPrompt:
 		return adapter.BadRequest("messages", "invalid_value", "model %q (process): the prompt starts with \"-\" and would reach the program as a command-line option"+avoid+", or sending the prompt on standard input (no {prompt} in the command)", a.o.ID, "prompt")
-	case phMaxTokens:
-		return adapter.BadRequest("max_tokens", "invalid_value", "model %q (process): max_tokens %s would reach the program as a command-line option"+avoid, a.o.ID, value, "max_tokens")
-	case phTemperature:
-		return adapter.BadRequest("temperature", "invalid_value", "model %q (process): temperature %s would reach the program as a command-line option"+avoid, a.o.ID, value, "temperature")
+	case phModel:
+		// Validate refuses a configured model that starts with "-"; this is
+		// {model} run together with another placeholder.
+		return adapter.BadRequest("model", "invalid_value", "model %q (process): an argument of its command would start with \"-\" and reach the program as a command-line option"+avoid, a.o.ID, "model")
 	}
-	// Validate refuses a configured model that starts with "-"; this is
-	// {model} run together with another placeholder.
-	return adapter.BadRequest("model", "invalid_value", "model %q (process): an argument of its command would start with \"-\" and reach the program as a command-line option"+avoid, a.o.ID, "model")
+	// A number: negative values of seed and the penalties, or a value
+	// rendered together with {model}.
+	p := ph.param()
+	return adapter.BadRequest(p, "invalid_value", "model %q (process): %s %s would reach the program as a command-line option"+avoid, a.o.ID, p, value, p)
 }
 
 // prompt renders the messages with the template or the format.

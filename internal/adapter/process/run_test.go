@@ -231,7 +231,7 @@ func TestStartFailure(t *testing.T) {
 				}
 			}
 			// The slot was released: the next request is not queued behind a ghost.
-			if n := len(a.lim.slots); n != 0 {
+			if n := a.lim.running(); n != 0 {
 				t.Errorf("%d slots still taken", n)
 			}
 		})
@@ -370,7 +370,7 @@ func TestStreamCloseStopsTheProgram(t *testing.T) {
 	content(t, st)
 	st.Close()
 	waitGone(t, readPid(t, pidfile))
-	if n := len(a.lim.slots); n != 0 {
+	if n := a.lim.running(); n != 0 {
 		t.Errorf("%d slots still taken after Close", n)
 	}
 }

@@ -33,9 +33,9 @@ func TestValidate(t *testing.T) {
 		{name: "empty program", change: func(o *Options) { o.Command = []string{" ", "-p"} },
 			want: "command[0]: the program must not be empty"},
 		{name: "typo", change: func(o *Options) { o.Command[4] = "{promt}" },
-			want: "command[4]: unknown placeholder {promt}; known: {prompt}, {model}, {max_tokens}, {temperature}"},
+			want: "command[4]: unknown placeholder {promt}; known: {prompt}, {model}, {max_tokens}, {temperature}, {top_p}, {seed}, {presence_penalty}, {frequency_penalty}"},
 		{name: "typo inside text", change: func(o *Options) { o.Command[4] = "--x={maxtokens}" },
-			want: "command[4]: unknown placeholder {maxtokens}; known: {prompt}, {model}, {max_tokens}, {temperature}"},
+			want: "command[4]: unknown placeholder {maxtokens}; known: {prompt}, {model}, {max_tokens}, {temperature}, {top_p}, {seed}, {presence_penalty}, {frequency_penalty}"},
 		{name: "template braces", change: func(o *Options) { o.Command[4] = "{{prompt}}" },
 			want: "command[4]: write {prompt}, not {{prompt}}"},
 		{name: "placeholder in program", change: func(o *Options) { o.Command[0] = "/models/{model}/run" },
@@ -100,8 +100,8 @@ func TestNewAppliesDefaults(t *testing.T) {
 	if diff := cmp.Diff(want, a.o); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
-	if cap(a.lim.slots) != 1 || cap(a.lim.queue) != 16 {
-		t.Errorf("limiter %d/%d", cap(a.lim.slots), cap(a.lim.queue))
+	if s := a.Slots(); s.limit != 1 || s.queueSize != 16 {
+		t.Errorf("slots %d/%d", s.limit, s.queueSize)
 	}
 }
 

@@ -24,6 +24,10 @@ const (
 	phTemperature
 	phStop
 	phUser
+	phTopP
+	phSeed
+	phPresencePenalty
+	phFrequencyPenalty
 )
 
 // lookupPlaceholder maps the name between the braces to its placeholder.
@@ -43,9 +47,21 @@ func lookupPlaceholder(name string) (placeholder, bool) {
 		return phStop, true
 	case "user":
 		return phUser, true
+	case "top_p":
+		return phTopP, true
+	case "seed":
+		return phSeed, true
+	case "presence_penalty":
+		return phPresencePenalty, true
+	case "frequency_penalty":
+		return phFrequencyPenalty, true
 	}
 	return phNone, false
 }
+
+// knownPlaceholders lists the placeholders for messages.
+const knownPlaceholders = "{{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{top_p}}, {{seed}}, " +
+	"{{presence_penalty}}, {{frequency_penalty}}, {{stop}}, {{user}}"
 
 // kind is the kind of a template node.
 type kind uint8
@@ -80,7 +96,10 @@ type segment struct {
 type compiled struct {
 	body   *node // the request body
 	stream *node // the stream request body (body merged with Stream.Body); nil without streaming
-	uses   uint  // bit set of the placeholders used, 1<<ph
+	// bodyUses and streamUses are the placeholders of body and stream: a
+	// parameter is carried only when the body actually sent holds its
+	// placeholder (merging stream.body may replace a key that held one).
+	bodyUses, streamUses uint
 }
 
 // Validate checks the template once at load: the body is a JSON object, every
@@ -101,11 +120,11 @@ func compile(o *Options) (*compiled, error) {
 		return nil, fmt.Errorf("url: must be an absolute http(s) URL, got %q", o.URL)
 	}
 	c := &compiled{}
-	body, err := parseObject(o.Body, "template.body", &c.uses)
+	body, err := parseObject(o.Body, "template.body")
 	if err != nil {
 		return nil, err
 	}
-	c.body = body
+	c.body, c.bodyUses = body, usesOf(body)
 	if strings.TrimSpace(o.Response.Text) == "" {
 		return nil, errors.New("template.response.text: required")
 	}
@@ -121,25 +140,45 @@ func compile(o *Options) (*compiled, error) {
 	}
 	c.stream = body
 	if len(bytes.TrimSpace(s.Body)) > 0 {
-		extra, err := parseObject(s.Body, "template.stream.body", &c.uses)
+		extra, err := parseObject(s.Body, "template.stream.body")
 		if err != nil {
 			return nil, err
 		}
 		c.stream = merge(body, extra)
 	}
+	c.streamUses = usesOf(c.stream)
 	return c, nil
+}
+
+// usesOf returns the bit set of the placeholders under n.
+func usesOf(n *node) uint {
+	var u uint
+	switch n.kind {
+	case kindValue:
+		u = 1 << n.ph
+	case kindText:
+		for _, seg := range n.text {
+			if seg.ph != phNone {
+				u |= 1 << seg.ph
+			}
+		}
+	}
+	for _, kid := range n.kids {
+		u |= usesOf(kid)
+	}
+	return u
 }
 
 // parseObject parses a template that must be a JSON object. The top level is
 // always kept as an object node, even without placeholders, so that a stream
 // body can be merged into it.
-func parseObject(raw json.RawMessage, field string, uses *uint) (*node, error) {
+func parseObject(raw json.RawMessage, field string) (*node, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, fmt.Errorf("%s: required", field)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber() // keep numbers exactly as written
-	p := &parser{dec: dec, field: field, uses: uses}
+	p := &parser{dec: dec, field: field}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("%s: invalid JSON: %w", field, err)
@@ -162,7 +201,6 @@ func parseObject(raw json.RawMessage, field string, uses *uint) (*node, error) {
 type parser struct {
 	dec   *json.Decoder
 	field string
-	uses  *uint
 }
 
 func (p *parser) errorf(at, format string, args ...any) error {
@@ -268,9 +306,8 @@ func (p *parser) str(s, at string) (*node, error) {
 		name := rest[i+2 : i+2+j]
 		ph, ok := lookupPlaceholder(strings.TrimSpace(name))
 		if !ok {
-			return nil, p.errorf(at, "unknown placeholder {{%s}}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{stop}}, {{user}}", name)
+			return nil, p.errorf(at, "unknown placeholder {{%s}}; known: %s", name, knownPlaceholders)
 		}
-		*p.uses |= 1 << ph
 		if i > 0 {
 			segs = append(segs, segment{lit: rest[:i]})
 		}

@@ -21,6 +21,7 @@ func FuzzRender(f *testing.F) {
 		`{"a":{"b":[{"c":"{{model}}","d":"{{user}}"},"{{max_tokens}}","{{user}}","x"]},"lit":{"n":[1.50,1e3],"t":true,"z":null}}`,
 		`{"opts":{"u":"{{user}}","s":"{{stop}}"},"arr":["{{temperature}}"],"m":"{{messages}}"}`,
 		`{"x":"{{prompt}"}`, `[]`, `{"a":"\u2028\ud800"}`,
+		`{"o":{"p":"{{top_p}}","s":"{{seed}}","pp":"{{presence_penalty}}","fp":"{{frequency_penalty}}"},"t":"{{seed}}/{{top_p}}"}`,
 	} {
 		f.Add(s, "Hello \"world\"\n\x00\xff", "sys", int64(5), 0.5, "END", "u", true)
 	}
@@ -38,6 +39,8 @@ func FuzzRender(f *testing.F) {
 				v.temperature = &temp
 			}
 			v.maxTokens = &maxTokens
+			v.seed = &maxTokens
+			v.topP, v.presence, v.frequency = v.temperature, v.temperature, v.temperature
 			v.stop = []string{stop, text}
 		}
 		for _, tree := range []*node{c.body, c.stream} {

@@ -14,6 +14,10 @@ type values struct {
 	messages    []byte // a JSON array
 	maxTokens   *int64
 	temperature *float64
+	topP        *float64
+	seed        *int64
+	presence    *float64 // presence_penalty
+	frequency   *float64 // frequency_penalty
 	stop        []string
 	user        string
 }
@@ -29,6 +33,14 @@ func (v *values) present(ph placeholder) bool {
 		return len(v.stop) > 0
 	case phUser:
 		return v.user != ""
+	case phTopP:
+		return v.topP != nil
+	case phSeed:
+		return v.seed != nil
+	case phPresencePenalty:
+		return v.presence != nil
+	case phFrequencyPenalty:
+		return v.frequency != nil
 	}
 	return true
 }
@@ -46,6 +58,14 @@ func (v *values) appendJSON(dst []byte, ph placeholder) []byte {
 		return strconv.AppendInt(dst, *v.maxTokens, 10)
 	case phTemperature:
 		return strconv.AppendFloat(dst, *v.temperature, 'g', -1, 64)
+	case phTopP:
+		return strconv.AppendFloat(dst, *v.topP, 'g', -1, 64)
+	case phSeed:
+		return strconv.AppendInt(dst, *v.seed, 10)
+	case phPresencePenalty:
+		return strconv.AppendFloat(dst, *v.presence, 'g', -1, 64)
+	case phFrequencyPenalty:
+		return strconv.AppendFloat(dst, *v.frequency, 'g', -1, 64)
 	case phStop:
 		dst = append(dst, '[')
 		for i, s := range v.stop {

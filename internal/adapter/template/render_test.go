@@ -36,6 +36,18 @@ func TestUpstreamBody(t *testing.T) {
 			want:   `{"model":"big-1","input":"Hi","history":[{"role":"user","content":"Hi"}],"params":{"max_new_tokens":7,"temperature":0}}`,
 		},
 		{
+			name:     "sampling placeholders carry the client's values",
+			template: `{"p":"{{prompt}}","o":{"top_p":"{{top_p}}","seed":"{{seed}}","pp":"{{presence_penalty}}","fp":"{{frequency_penalty}}"},"s":"seed={{seed}} top_p={{top_p}}"}`,
+			client:   `{"model":"my-llm","messages":[{"role":"user","content":"Hi"}],"top_p":0.9,"seed":-12345678901,"presence_penalty":-0.5,"frequency_penalty":1.5}`,
+			want:     `{"p":"Hi","o":{"top_p":0.9,"seed":-12345678901,"pp":-0.5,"fp":1.5},"s":"seed=-12345678901 top_p=0.9"}`,
+		},
+		{
+			name:     "absent sampling values omit their keys",
+			template: `{"p":"{{prompt}}","o":{"top_p":"{{top_p}}","seed":"{{seed}}","pp":"{{presence_penalty}}","fp":"{{frequency_penalty}}"}}`,
+			client:   `{"model":"my-llm","messages":[{"role":"user","content":"Hi"}],"seed":null}`,
+			want:     `{"p":"Hi","o":{}}`,
+		},
+		{
 			name:   "absent values omit their keys",
 			client: `{"model":"my-llm","messages":[{"role":"user","content":"Hi"}]}`,
 			want:   `{"model":"big-1","input":"Hi","history":[{"role":"user","content":"Hi"}],"params":{}}`,

@@ -6,13 +6,16 @@ import (
 )
 
 // values checks that the template can honour req, and returns what its
-// placeholders stand for. Fields that would change the answer and that no
-// placeholder carries are rejected, not dropped.
-func (a *Adapter) values(req *openai.ChatRequest) (*values, error) {
-	if err := a.checkFields(req); err != nil {
+// placeholders stand for. body is the request as sent; uses are the
+// placeholders of the body template that will be sent. Fields that would
+// change the answer and that no placeholder carries are refused, or with
+// drop_params dropped into u.
+func (a *Adapter) values(req *openai.ChatRequest, body []byte, uses uint, u *adapter.Unsupported) (*values, error) {
+	if err := a.text.Check(req, body, carried(uses), u); err != nil {
 		return nil, err
 	}
-	v := &values{model: a.model, stop: req.Stop, user: req.User, temperature: req.Temperature, maxTokens: req.MaxOutputTokens()}
+	v := &values{model: a.model, stop: req.Stop, user: req.User, temperature: req.Temperature, maxTokens: req.MaxOutputTokens(),
+		topP: req.TopP, seed: req.Seed, presence: req.PresencePenalty, frequency: req.FrequencyPenalty}
 	if v.temperature == nil {
 		v.temperature = a.temperature
 	}
@@ -20,25 +23,31 @@ func (a *Adapter) values(req *openai.ChatRequest) (*values, error) {
 		n := int64(*a.maxTokens)
 		v.maxTokens = &n
 	}
-	turns, err := adapter.TextOnly{ID: a.up.ID, Kind: "template"}.Turns(req.Messages)
+	turns, err := a.text.Turns(req.Messages)
 	if err != nil {
 		return nil, err
 	}
-	if a.tmpl.uses&(1<<phPrompt) != 0 {
+	if uses&(1<<phPrompt) != 0 {
 		v.prompt = adapter.PlainPrompt(turns)
 	}
-	if a.tmpl.uses&(1<<phMessages) != 0 {
+	if uses&(1<<phMessages) != 0 {
 		v.messages = messagesJSON(turns)
 	}
 	return v, nil
 }
 
-// checkFields rejects the request fields a template cannot honour.
-func (a *Adapter) checkFields(req *openai.ChatRequest) error {
-	if len(req.Stop) > 0 && a.tmpl.uses&(1<<phStop) == 0 {
-		return adapter.BadRequest("stop", "unsupported_parameter", "model %q (template) cannot honour stop: its template has no {{stop}} placeholder", a.up.ID)
-	}
-	return adapter.TextOnly{ID: a.up.ID, Kind: "template"}.Check(req, adapter.TextLimits{Stop: true})
+// textOnly is the template adapter's check of requests: every sampling
+// parameter has a placeholder.
+func textOnly(id string) adapter.TextOnly {
+	return adapter.TextOnly{ID: id, Kind: "template", Placeholder: "{{%s}}", Where: "template",
+		Known: adapter.TextParams{Temperature: true, TopP: true, MaxTokens: true, Stop: true, Seed: true, PresencePenalty: true, FrequencyPenalty: true}}
+}
+
+// carried lists the sampling parameters whose placeholders are in uses.
+func carried(uses uint) adapter.TextParams {
+	has := func(ph placeholder) bool { return uses&(1<<ph) != 0 }
+	return adapter.TextParams{Temperature: has(phTemperature), TopP: has(phTopP), MaxTokens: has(phMaxTokens), Stop: has(phStop),
+		Seed: has(phSeed), PresencePenalty: has(phPresencePenalty), FrequencyPenalty: has(phFrequencyPenalty)}
 }
 
 // messagesJSON renders the turns as an OpenAI messages array with string

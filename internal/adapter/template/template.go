@@ -17,11 +17,13 @@
 //	{{max_tokens}}   the client's max_completion_tokens, else max_tokens,
 //	                 else the configured max_tokens (a number)
 //	{{temperature}}  the client's temperature, else the configured one (a number)
+//	{{top_p}}, {{seed}}, {{presence_penalty}}, {{frequency_penalty}}
+//	                 the client's values (numbers)
 //	{{stop}}         the client's stop sequences (an array of strings)
 //	{{user}}         the client's user (a string)
 //
 // When a value is absent (no max_tokens from the client and no default, no
-// temperature, no stop, no user), a key whose value is exactly that
+// temperature, no stop, no user, ...), a key whose value is exactly that
 // placeholder is left out of its object, and such an array element is left
 // out of its array. Interpolated into a longer string, an absent value is
 // empty text, numbers are written as in JSON and arrays as JSON text.
@@ -36,12 +38,15 @@
 //
 // A template can only carry text, so a request the upstream could not
 // answer faithfully is refused instead of being changed silently: other
-// endpoints than /v1/chat/completions, tools, tool_choice "required" or a
-// named function, response_format other than "text", n > 1, logprobs,
-// content parts other than text (images, audio, files), tool and function
-// messages, assistant messages with tool calls, and stop when the template
-// has no {{stop}} placeholder. Other sampling fields (top_p, seed,
-// penalties, ...) have no placeholder and are not sent.
+// endpoints than /v1/chat/completions; a sampling parameter (temperature,
+// top_p, max_tokens, seed, the penalties, stop) whose placeholder the body
+// that is sent lacks; what adapter.TextOnly refuses for every text-only
+// upstream (tools, tool_choice "required" or a named function, n > 1,
+// logprobs, logit_bias, response_format other than "text", fields that are
+// no OpenAI parameter, ...); content parts other than text (images, audio,
+// files), tool and function messages and assistant messages with tool
+// calls. With DropParams the parameters (not the message content) are
+// dropped instead and their names logged at debug level.
 //
 // # Response
 //
@@ -84,6 +89,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net/http"
 	"time"
@@ -117,6 +123,11 @@ type Options struct {
 	// Upstream is the transport, timeout, limits and the redactor of the
 	// secrets. An empty Upstream.ID is set to ID.
 	Upstream adapter.Upstream
+	// DropParams drops the request parameters the template cannot carry,
+	// instead of refusing the request (see adapter.Unsupported), and logs
+	// their names at debug level to Logger (nil means slog.Default()).
+	DropParams bool
+	Logger     *slog.Logger
 }
 
 // ResponsePaths are gjson paths (github.com/tidwall/gjson syntax) into a
@@ -155,6 +166,9 @@ type Adapter struct {
 	stream      *StreamConfig
 	temperature *float64
 	maxTokens   *int
+	text        adapter.TextOnly
+	dropParams  bool
+	log         *slog.Logger
 }
 
 // New validates o (see Validate) and returns an Adapter.
@@ -164,10 +178,11 @@ func New(o Options) (*Adapter, error) {
 		return nil, err
 	}
 	a := &Adapter{up: o.Upstream, url: o.URL, model: o.Model, header: o.Header.Clone(), tmpl: c,
-		resp: o.Response, temperature: o.Temperature, maxTokens: o.MaxTokens}
+		resp: o.Response, temperature: o.Temperature, maxTokens: o.MaxTokens, dropParams: o.DropParams, log: o.Logger}
 	if a.up.ID == "" {
 		a.up.ID = o.ID
 	}
+	a.text = textOnly(a.up.ID)
 	if a.model == "" {
 		a.model = o.ID
 	}
@@ -202,18 +217,20 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if oerr != nil {
 		return nil, &adapter.Error{Status: http.StatusBadRequest, Err: *oerr}
 	}
-	v, err := a.values(cr)
-	if err != nil {
-		return nil, err
-	}
 	streamUp := cr.Stream && a.stream != nil
-	tree, accept := a.tmpl.body, "application/json"
+	tree, uses, accept := a.tmpl.body, a.tmpl.bodyUses, "application/json"
 	if streamUp {
-		tree, accept = a.tmpl.stream, "text/event-stream"
+		tree, uses, accept = a.tmpl.stream, a.tmpl.streamUses, "text/event-stream"
 		if a.stream.Format == "jsonl" {
 			accept = "application/x-ndjson"
 		}
 	}
+	params := adapter.Unsupported{Drop: a.dropParams}
+	v, err := a.values(cr, req.Body, uses, &params)
+	if err != nil {
+		return nil, err
+	}
+	params.LogDropped(ctx, a.log, a.up.ID, req.RequestID)
 	body := render(make([]byte, 0, 512), tree, v)
 	call, err := a.up.Send(ctx, http.MethodPost, a.url, a.headers(accept, req.RequestID), body)
 	if err != nil {

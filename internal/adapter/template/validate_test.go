@@ -16,10 +16,10 @@ func TestValidate(t *testing.T) {
 		{name: "jsonl without stream body", change: func(o *Options) { o.Stream.Format, o.Stream.Body = "jsonl", nil }},
 		{name: "spaces inside braces", change: func(o *Options) { o.Body = json.RawMessage(`{"a":"{{ prompt }}"}`) }},
 		{name: "typo", change: func(o *Options) { o.Body = json.RawMessage(`{"input":"{{promt}}"}`) },
-			want: "template.body: unknown placeholder {{promt}}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{stop}}, {{user}} (at input)"},
+			want: "template.body: unknown placeholder {{promt}}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{top_p}}, {{seed}}, {{presence_penalty}}, {{frequency_penalty}}, {{stop}}, {{user}} (at input)"},
 		{name: "nested typo", change: func(o *Options) {
 			o.Body = json.RawMessage(`{"p":{"list":["x","Say: {{ mesages }}"]}}`)
-		}, want: "template.body: unknown placeholder {{ mesages }}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{stop}}, {{user}} (at p.list[1])"},
+		}, want: "template.body: unknown placeholder {{ mesages }}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{top_p}}, {{seed}}, {{presence_penalty}}, {{frequency_penalty}}, {{stop}}, {{user}} (at p.list[1])"},
 		{name: "unterminated", change: func(o *Options) { o.Body = json.RawMessage(`{"input":"{{prompt}"}`) },
 			want: `template.body: unterminated placeholder "{{prompt}" (at input)`},
 		{name: "placeholder in key", change: func(o *Options) { o.Body = json.RawMessage(`{"{{model}}":1}`) },
@@ -45,7 +45,7 @@ func TestValidate(t *testing.T) {
 		{name: "stream body not an object", change: func(o *Options) { o.Stream.Body = json.RawMessage(`true`) },
 			want: "template.stream.body: must be a JSON object"},
 		{name: "stream body typo", change: func(o *Options) { o.Stream.Body = json.RawMessage(`{"s":"{{stream}}"}`) },
-			want: "template.stream.body: unknown placeholder {{stream}}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{stop}}, {{user}} (at s)"},
+			want: "template.stream.body: unknown placeholder {{stream}}; known: {{model}}, {{prompt}}, {{messages}}, {{max_tokens}}, {{temperature}}, {{top_p}}, {{seed}}, {{presence_penalty}}, {{frequency_penalty}}, {{stop}}, {{user}} (at s)"},
 		{name: "no URL", change: func(o *Options) { o.URL = "" }, want: "url: required"},
 		{name: "relative URL", change: func(o *Options) { o.URL = "/v2/generate" },
 			want: `url: must be an absolute http(s) URL, got "/v2/generate"`},
