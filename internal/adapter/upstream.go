@@ -133,7 +133,7 @@ func (c *Call) OK() bool { return c.Resp.StatusCode >= 200 && c.Resp.StatusCode 
 // ReadBody reads the whole response body (bounded) and closes the call.
 func (c *Call) ReadBody() ([]byte, error) {
 	defer c.Close()
-	body, err := bodyio.ReadAll(&kickReader{r: c.Resp.Body, wd: c.wd}, c.Resp.ContentLength, int64(c.u.MaxResponse()))
+	body, err := bodyio.ReadAll(c.Body(), c.Resp.ContentLength, int64(c.u.MaxResponse()))
 	if err != nil {
 		var tooBig *bodyio.TooLargeError
 		if errors.As(err, &tooBig) {
@@ -245,8 +245,11 @@ func (c *Call) StreamError(err error) error {
 // connection reuse.
 func (c *Call) Finished() { c.done = true }
 
-// Kick restarts the idle countdown; streams call it after every event.
-func (c *Call) Kick() { c.wd.Kick() }
+// Body returns the response body for reading: each read restarts the idle
+// countdown, so that the idle timeout measures silence on the wire. An
+// upstream that sends a keep-alive comment every second, or trickles an
+// event a few bytes at a time, is alive however long its events take.
+func (c *Call) Body() io.Reader { return &kickReader{r: c.Resp.Body, wd: c.wd} }
 
 // reason names a network failure without the URL, which may name internal
 // hosts: "cannot connect: connection refused", "EOF", "tls: ...".
@@ -271,16 +274,16 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// kickReader kicks the watchdog after every read that made progress.
+// kickReader restarts the watchdog's idle countdown before every read, so
+// that it measures one wait for the upstream's next bytes: neither the time
+// the caller spent between two reads (writing to a slow client, say) nor
+// the time since the last whole event.
 type kickReader struct {
 	r  io.Reader
 	wd *Watchdog
 }
 
 func (k *kickReader) Read(p []byte) (int, error) {
-	n, err := k.r.Read(p)
-	if n > 0 {
-		k.wd.Kick()
-	}
-	return n, err
+	k.wd.Kick()
+	return k.r.Read(p)
 }

@@ -54,8 +54,8 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 
 // attempt tries the plan's deployments until one answers. Retries and
 // fallbacks happen only before the first byte reaches the client: a stream
-// is held back until the upstream produced its first chunk, so an upstream
-// that fails at once is still retried.
+// is held back until the upstream produced its first item (a chunk or a
+// keep-alive comment), so an upstream that fails at once is still retried.
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
 	for {
@@ -106,12 +106,13 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	s.fail(w, r, rec, lastErr)
 }
 
-// send makes one attempt on d and, for a stream, reads its first chunk. It
+// send makes one attempt on d and, for a stream, reads its first item: a
+// chunk, or a comment that shows the upstream is alive. It
 // reports the outcome to d's breaker exactly once, whatever happens (a
 // panic included): a failure for what retryable counts, a release when the
 // client left, a success otherwise (an upstream that answers with a client
 // error is healthy).
-func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first []byte, err error) {
+func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first streamHead, err error) {
 	reported := false
 	defer func() {
 		if !reported {
@@ -120,9 +121,10 @@ func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.
 	}()
 	resp, err = d.Adapter.Send(ctx, req)
 	if err == nil && resp.Stream != nil {
-		first, err = resp.Stream.Next()
+		first.keepAlive = d.KeepAlive
+		first.chunk, err = resp.Stream.Next()
 		if err == io.EOF {
-			first, err = nil, nil
+			first.ended, err = true, nil
 		} else if err != nil {
 			resp.Stream.Close()
 		}
@@ -137,6 +139,17 @@ func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.
 	}
 	reported = true
 	return resp, first, err
+}
+
+// streamHead is what send read of a stream before the gateway committed to
+// it. The stream is held back (no byte to the client, so that a failure can
+// still be retried) only until the upstream shows it is alive: a 200 and
+// any item, a comment included. From then on the client gets the headers
+// and every keep-alive; a later failure is an error event in the stream.
+type streamHead struct {
+	chunk     adapter.Chunk // the first item, unless ended
+	ended     bool          // the upstream finished the stream without an item
+	keepAlive time.Duration // the deployment's keep-alive interval; 0: none
 }
 
 // retryable reports whether another attempt may succeed: connection errors,
@@ -267,11 +280,13 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // relay writes a stream to the client event by event. It flushes whenever
 // the next chunk is not already at hand, so every event reaches the client
 // as soon as it arrived, and events that arrived together share one write.
-// It sends [DONE] only when the upstream finished; otherwise the last event
-// is an error the client can see. Each write is bounded by the write
-// timeout: a client that stops reading is dropped (499), which closes the
-// stream, canceling the upstream request or stopping the program.
-func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, first []byte) {
+// While the upstream is silent it writes a keep-alive comment every
+// keep-alive interval (see keepAlive). It sends [DONE] only when the
+// upstream finished; otherwise the last event is an error the client can
+// see. Each write is bounded by the write timeout: a client that stops
+// reading is dropped (499), which closes the stream, canceling the
+// upstream request or stopping the program.
+func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
@@ -282,12 +297,19 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
 	dl := newWriteDeadline(w, s.writeTimeout)
+	dl.extend()
+	ka := startKeepAlive(w, &dl, head.keepAlive)
+	defer ka.stop() // before st.Close: nothing writes once the handler returns
 	buf := make([]byte, 0, 1024)
-	data, err := first, error(nil)
-	if first == nil { // the upstream finished without a single chunk
+	c, err := head.chunk, error(nil)
+	if head.ended {
 		err = io.EOF
 	}
-	for ; ; data, err = st.Next() {
+	for ; ; c, err = st.Next() {
+		if kerr := ka.hold(); kerr != nil {
+			rec.status, rec.err = statusClientClosed, kerr
+			return
+		}
 		dl.extend()
 		if err == io.EOF {
 			_, werr := w.Write(doneEvent)
@@ -310,10 +332,15 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 			w.FlushError() //nolint:errcheck // the log keeps the upstream's error
 			return
 		}
-		buf = sse.AppendEvent(buf[:0], nil, data)
+		if c.Comment {
+			buf = sse.AppendComment(buf[:0], c.Data)
+		} else {
+			buf = sse.AppendEvent(buf[:0], c.Event, c.Data)
+		}
 		_, werr := w.Write(buf)
 		if werr == nil && !st.Buffered() {
 			werr = w.FlushError()
+			ka.release() // Next may wait on the upstream now
 		}
 		if werr != nil {
 			rec.status, rec.err = statusClientClosed, dl.clientWriteError(werr)

@@ -789,6 +789,21 @@ func TestAppendEvent(t *testing.T) {
 	}
 }
 
+func TestAppendComment(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"", ":\n\n"},
+		{"keep-alive", ": keep-alive\n\n"},
+		{" x", ":  x\n\n"},
+		{"a\r\ndata: injected", ": adata: injected\n\n"},
+		{"a\rb\nc", ": abc\n\n"},
+	} {
+		got := AppendComment([]byte("prefix:"), []byte(tc.text))
+		if string(got) != "prefix:"+tc.want {
+			t.Errorf("AppendComment(%q) = %q, want %q", tc.text, got, "prefix:"+tc.want)
+		}
+	}
+}
+
 func TestAppendEventRoundTrip(t *testing.T) {
 	want := []ev{
 		{"", ""},
@@ -1016,6 +1031,16 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("read back %q (-want +got):\n%s", enc, diff)
+		}
+		// The data as a comment is one comment line, whatever it holds.
+		enc = AppendComment(nil, data)
+		want = []ev{{commentName, strings.NewReplacer("\r", "", "\n", "").Replace(string(data))}}
+		got, err = readAllMode(t, bytes.NewReader(enc), 0, true, true)
+		if err != io.EOF {
+			t.Fatalf("comment: error %v", err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("comment read back %q (-want +got):\n%s", enc, diff)
 		}
 	})
 }

@@ -41,7 +41,8 @@ func translate(t testing.TB, src io.Reader, includeUsage bool) (streamResult, ad
 		if err != nil {
 			t.Fatalf("sse: %v", err)
 		}
-		chunks, done, err := tr.Event(ev)
+		out, err := tr.Event(ev)
+		chunks, done := out.Chunks, out.Done
 		res.chunks = append(res.chunks, copyChunks(chunks)...)
 		if err != nil || done {
 			res.done, res.err = done, err

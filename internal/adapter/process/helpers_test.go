@@ -225,10 +225,14 @@ func text(c openai.ChatCompletion) string { return *c.Choices[0].Message.Content
 // next reads one chunk and decodes it.
 func next(t *testing.T, st adapter.Stream) (openai.Chunk, error) {
 	t.Helper()
-	data, err := st.Next()
+	item, err := st.Next()
 	if err != nil {
 		return openai.Chunk{}, err
 	}
+	if item.Comment || item.Event != nil {
+		t.Fatalf("Next returned %+v, want an unnamed event", item)
+	}
+	data := item.Data
 	var c openai.Chunk
 	if err := json.Unmarshal(data, &c); err != nil {
 		t.Fatalf("decoding chunk %s: %v", data, err)

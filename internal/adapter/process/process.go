@@ -174,6 +174,14 @@ type Options struct {
 	MaxOutputBytes int
 	// KillGrace is the time between SIGTERM and SIGKILL. Zero means 2s.
 	KillGrace time.Duration
+	// StartWithin bounds how long a streamed answer waits for the
+	// program's first output before the stream starts without it, so that
+	// the client gets the response headers and keep-alive comments while a
+	// program loads its weights for a minute. A program that fails before
+	// that is still an HTTP error (which the gateway may retry elsewhere);
+	// after it, a failure is an error event in the stream. Zero means wait
+	// for the first output however long it takes.
+	StartWithin time.Duration
 }
 
 // Adapter serves chat completions from a local program. It is safe for
