@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 //	                  create the file $RANFILE first when it is set
 //	env               print $PROCESS_TEST_FOO, "|" and the working directory
 //	gate              print "Hello", wait for the file $GATE, print " world"
+//	silent-gate       wait for the file $GATE (a model loading), print "Hello"
 //	utf8-gate         print "héllo 世界 🌍" in pieces split inside characters,
 //	                  waiting for $GATE1, $GATE2, $GATE3 between them
 //	invalid           print "a\xffb\xc3" (invalid, then an incomplete character)
@@ -76,6 +77,9 @@ func runHelper(mode string) int {
 		out.WriteString("Hello")
 		waitFile(os.Getenv("GATE"))
 		out.WriteString(" world")
+	case "silent-gate":
+		waitFile(os.Getenv("GATE"))
+		out.WriteString("Hello")
 	case "utf8-gate":
 		// "héllo 世界 🌍": é is c3 a9, 世 e4 b8 96, 界 e7 95 8c, 🌍 f0 9f 8c 8d.
 		out.Write([]byte("h\xc3"))
