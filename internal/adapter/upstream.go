@@ -96,6 +96,7 @@ type Call struct {
 	Resp *http.Response
 	wd   *Watchdog
 	done bool // the body was read to its proper end; drain it for reuse
+	body kickReader
 }
 
 // Send sends a request with the given body and headers. A transport failure
@@ -124,7 +125,7 @@ func (u *Upstream) Send(ctx context.Context, method, url string, header http.Hea
 		return nil, err
 	}
 	wd.Kick()
-	return &Call{u: u, Ctx: ctx, Resp: resp, wd: wd}, nil
+	return &Call{u: u, Ctx: ctx, Resp: resp, wd: wd, body: kickReader{r: resp.Body, wd: wd}}, nil
 }
 
 // OK reports whether the response status is 2xx.
@@ -249,7 +250,7 @@ func (c *Call) Finished() { c.done = true }
 // countdown, so that the idle timeout measures silence on the wire. An
 // upstream that sends a keep-alive comment every second, or trickles an
 // event a few bytes at a time, is alive however long its events take.
-func (c *Call) Body() io.Reader { return &kickReader{r: c.Resp.Body, wd: c.wd} }
+func (c *Call) Body() io.Reader { return &c.body }
 
 // reason names a network failure without the URL, which may name internal
 // hosts: "cannot connect: connection refused", "EOF", "tls: ...".

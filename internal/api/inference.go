@@ -281,7 +281,7 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // the next chunk is not already at hand, so every event reaches the client
 // as soon as it arrived, and events that arrived together share one write.
 // While the upstream is silent it writes a keep-alive comment every
-// keep-alive interval (see keepAlive). It sends [DONE] only when the
+// keep-alive interval (see streamWriter). It sends [DONE] only when the
 // upstream finished; otherwise the last event is an error the client can
 // see. Each write is bounded by the write timeout: a client that stops
 // reading is dropped (499), which closes the stream, canceling the
@@ -296,24 +296,21 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["Cache-Control"] = noCache
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
-	dl := newWriteDeadline(w, s.writeTimeout)
-	dl.extend()
-	ka := startKeepAlive(w, &dl, head.keepAlive)
-	defer ka.stop() // before st.Close: nothing writes once the handler returns
-	buf := make([]byte, 0, 1024)
+	sw := s.streamWriter(w, head.keepAlive)
+	defer s.release(sw) // before st.Close: nothing writes once the handler returns
 	c, err := head.chunk, error(nil)
 	if head.ended {
 		err = io.EOF
 	}
 	for ; ; c, err = st.Next() {
-		if kerr := ka.hold(); kerr != nil {
+		if kerr := sw.hold(); kerr != nil {
 			rec.status, rec.err = statusClientClosed, kerr
 			return
 		}
-		dl.extend()
+		sw.dl.extend()
 		if err == io.EOF {
 			_, werr := w.Write(doneEvent)
-			dl.end(w, rec, werr)
+			sw.dl.end(w, rec, werr)
 			return
 		}
 		if err != nil {
@@ -327,23 +324,23 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 			if errors.As(err, &ae) {
 				e = &ae.Err
 			}
-			buf = sse.AppendEvent(buf[:0], nil, e.AppendJSON(nil))
-			w.Write(buf)   //nolint:errcheck // last write either way
-			w.FlushError() //nolint:errcheck // the log keeps the upstream's error
+			sw.buf = sse.AppendEvent(sw.buf[:0], nil, e.AppendJSON(nil))
+			w.Write(sw.buf) //nolint:errcheck // last write either way
+			w.FlushError()  //nolint:errcheck // the log keeps the upstream's error
 			return
 		}
 		if c.Comment {
-			buf = sse.AppendComment(buf[:0], c.Data)
+			sw.buf = sse.AppendComment(sw.buf[:0], c.Data)
 		} else {
-			buf = sse.AppendEvent(buf[:0], c.Event, c.Data)
+			sw.buf = sse.AppendEvent(sw.buf[:0], c.Event, c.Data)
 		}
-		_, werr := w.Write(buf)
+		_, werr := w.Write(sw.buf)
 		if werr == nil && !st.Buffered() {
 			werr = w.FlushError()
-			ka.release() // Next may wait on the upstream now
+			sw.wait() // Next may wait on the upstream now
 		}
 		if werr != nil {
-			rec.status, rec.err = statusClientClosed, dl.clientWriteError(werr)
+			rec.status, rec.err = statusClientClosed, sw.dl.clientWriteError(werr)
 			return
 		}
 	}
