@@ -78,11 +78,12 @@ type Response struct {
 // Stream is a streamed response, read on the handler's goroutine: no
 // goroutine is needed to produce it, so none can leak.
 type Stream interface {
-	// Next returns the data payload of the next OpenAI chunk (JSON, without
-	// the "data: " prefix). It returns io.EOF once the upstream finished the
-	// stream properly; any other error means the stream did not finish and the
-	// client must be told. The slice is valid until the next call.
-	Next() ([]byte, error)
+	// Next returns the next item of the stream: an event for the client, or
+	// a comment that shows the upstream is alive. It returns io.EOF once the
+	// upstream finished the stream properly; any other error means the
+	// stream did not finish and the client must be told. The Chunk's slices
+	// are valid until the next call.
+	Next() (Chunk, error)
 	// Buffered reports whether Next can return a chunk without waiting on the
 	// upstream. The handler flushes to the client only when it cannot.
 	Buffered() bool
@@ -93,6 +94,35 @@ type Stream interface {
 	// is aborted.
 	Close() error
 }
+
+// Chunk is one item of a stream as the client gets it: an SSE event (an
+// optional name and its data) or an SSE comment. The handler writes an
+// event as "event: <Event>\n" (when Event is set), then "data: <Data>\n\n",
+// and a comment as ": <Data>\n\n".
+//
+// Comments keep a connection that carries no data from looking idle to the
+// client and to the proxies in between, which drop connections silent for
+// 30 to 100 seconds while a reasoning model thinks. Every SSE client ignores
+// them. A stream returns one for an upstream's own comment (passed on as it
+// came) and for an upstream event that yields nothing for the client (a
+// ping, a thinking delta; see NewTranslatedStream).
+type Chunk struct {
+	// Event is the SSE event name; empty for the unnamed events of an
+	// OpenAI stream. Unused for a comment.
+	Event []byte
+	// Data is the event's payload (for OpenAI, a chunk's JSON), or the
+	// text of a comment, possibly empty (line breaks in it are dropped
+	// when it is written: a comment is one line).
+	Data []byte
+	// Comment marks a comment rather than an event.
+	Comment bool
+}
+
+// KeepAlive returns the comment a stream sends for an upstream event that
+// yields nothing for the client.
+func KeepAlive() Chunk { return Chunk{Data: keepAliveText, Comment: true} }
+
+var keepAliveText = []byte("keep-alive")
 
 // Usage is token usage as OpenAI reports it.
 type Usage struct {

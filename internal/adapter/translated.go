@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"time"
 
 	"aigateway/internal/sse"
 )
@@ -24,20 +25,37 @@ type translatedStream struct {
 	r       eventSource
 	t       Translator
 	pending [][]byte // chunks yielded but not yet returned
+	alive   bool     // a keep-alive comment is due before reading on
 	done    bool     // the upstream ended properly; return pending, then EOF
 	err     error    // returned after pending
+
+	now         func() time.Time // nil: time.Now (tests set it)
+	lastComment time.Time        // when the last keep-alive was returned
 }
 
+// commentInterval is the least time between two keep-alive comments of a
+// translated stream: an upstream that streams thinking deltas by the
+// hundred needs one sign of life a second, not hundreds.
+const commentInterval = time.Second
+
 // NewTranslatedStream returns a Stream over call's SSE body, converted by t.
+// An upstream event that t finds alive but yields nothing for (a ping, a
+// thinking delta, an event type it does not know) and an upstream SSE
+// comment both show that the upstream is at work: the stream returns a
+// KeepAlive comment for them, at most one a second.
 func NewTranslatedStream(call *Call, t Translator) Stream {
-	return &translatedStream{call: call, r: sse.NewReader(call.Resp.Body, call.u.MaxResponse()), t: t}
+	r := sse.NewReader(call.Body(), call.u.MaxResponse())
+	r.ReturnComments()
+	return &translatedStream{call: call, r: r, t: t}
 }
 
 // NewTranslatedLines returns a Stream over call's JSON-lines body (one JSON
 // object per line), each line handed to t as the Data of an event. Blank
-// lines are skipped; a last line without a newline still counts.
+// lines are skipped; a last line without a newline still counts. A line that
+// t finds alive but yields nothing for is a keep-alive, as with
+// NewTranslatedStream.
 func NewTranslatedLines(call *Call, t Translator) Stream {
-	return &translatedStream{call: call, r: &lineReader{br: bufio.NewReader(call.Resp.Body), max: call.u.MaxResponse()}, t: t}
+	return &translatedStream{call: call, r: &lineReader{br: bufio.NewReader(call.Body()), max: call.u.MaxResponse()}, t: t}
 }
 
 // lineReader reads non-blank lines, none longer than max bytes (an oversized
@@ -71,24 +89,27 @@ func (l *lineReader) Next() (sse.Event, error) {
 	}
 }
 
-func (s *translatedStream) Next() ([]byte, error) {
+func (s *translatedStream) Next() (Chunk, error) {
 	for len(s.pending) == 0 {
+		if s.alive {
+			s.alive = false
+			return KeepAlive(), nil
+		}
 		if s.done {
-			return nil, io.EOF
+			return Chunk{}, io.EOF
 		}
 		if s.err != nil {
-			return nil, s.err
+			return Chunk{}, s.err
 		}
 		s.read()
 	}
 	chunk := s.pending[0]
 	s.pending = s.pending[1:]
-	return chunk, nil
+	return Chunk{Data: chunk}, nil
 }
 
 // read handles one upstream event (or the end of the upstream stream).
 func (s *translatedStream) read() {
-	s.call.Kick() // before the read: time spent writing to the client is not upstream silence
 	ev, err := s.r.Next()
 	if err == io.EOF {
 		chunks, endErr := s.t.End()
@@ -105,16 +126,38 @@ func (s *translatedStream) read() {
 		s.err = s.call.StreamError(err)
 		return
 	}
-	chunks, done, err := s.t.Event(ev)
-	s.pending = chunks
+	if ev.Comment {
+		s.keepAlive()
+		return
+	}
+	out, err := s.t.Event(ev)
+	s.pending = out.Chunks
 	if err != nil {
 		s.err = s.streamError(err)
 		return
 	}
-	if done {
+	if out.Done {
 		s.done = true
 		s.call.Finished()
+		return
 	}
+	if len(out.Chunks) == 0 && out.Alive {
+		s.keepAlive()
+	}
+}
+
+// keepAlive notes an upstream event that yields nothing for the client: a
+// comment is due, unless one went out less than commentInterval ago.
+func (s *translatedStream) keepAlive() {
+	now := time.Now
+	if s.now != nil {
+		now = s.now
+	}
+	t := now()
+	if !s.lastComment.IsZero() && t.Sub(s.lastComment) < commentInterval {
+		return
+	}
+	s.lastComment, s.alive = t, true
 }
 
 // streamError keeps a translator's *Error (an in-band upstream error, or a
@@ -132,10 +175,10 @@ func (s *translatedStream) streamError(err error) error {
 	return s.call.StreamError(err)
 }
 
-// Buffered counts only chunks already converted: a buffered upstream event
-// may yield no chunk (a ping), and Next would then block with the previous
-// chunk unflushed.
-func (s *translatedStream) Buffered() bool { return len(s.pending) > 0 }
+// Buffered counts only chunks already converted (and a due keep-alive): a
+// buffered upstream event may yield no chunk (a coalesced ping), and Next
+// would then block with the previous chunk unflushed.
+func (s *translatedStream) Buffered() bool { return len(s.pending) > 0 || s.alive }
 
 func (s *translatedStream) Usage() Usage { return s.t.Usage() }
 

@@ -96,6 +96,7 @@ type Call struct {
 	Resp *http.Response
 	wd   *Watchdog
 	done bool // the body was read to its proper end; drain it for reuse
+	body kickReader
 }
 
 // Send sends a request with the given body and headers. A transport failure
@@ -124,7 +125,7 @@ func (u *Upstream) Send(ctx context.Context, method, url string, header http.Hea
 		return nil, err
 	}
 	wd.Kick()
-	return &Call{u: u, Ctx: ctx, Resp: resp, wd: wd}, nil
+	return &Call{u: u, Ctx: ctx, Resp: resp, wd: wd, body: kickReader{r: resp.Body, wd: wd}}, nil
 }
 
 // OK reports whether the response status is 2xx.
@@ -133,7 +134,7 @@ func (c *Call) OK() bool { return c.Resp.StatusCode >= 200 && c.Resp.StatusCode 
 // ReadBody reads the whole response body (bounded) and closes the call.
 func (c *Call) ReadBody() ([]byte, error) {
 	defer c.Close()
-	body, err := bodyio.ReadAll(&kickReader{r: c.Resp.Body, wd: c.wd}, c.Resp.ContentLength, int64(c.u.MaxResponse()))
+	body, err := bodyio.ReadAll(c.Body(), c.Resp.ContentLength, int64(c.u.MaxResponse()))
 	if err != nil {
 		var tooBig *bodyio.TooLargeError
 		if errors.As(err, &tooBig) {
@@ -245,8 +246,11 @@ func (c *Call) StreamError(err error) error {
 // connection reuse.
 func (c *Call) Finished() { c.done = true }
 
-// Kick restarts the idle countdown; streams call it after every event.
-func (c *Call) Kick() { c.wd.Kick() }
+// Body returns the response body for reading: each read restarts the idle
+// countdown, so that the idle timeout measures silence on the wire. An
+// upstream that sends a keep-alive comment every second, or trickles an
+// event a few bytes at a time, is alive however long its events take.
+func (c *Call) Body() io.Reader { return &c.body }
 
 // reason names a network failure without the URL, which may name internal
 // hosts: "cannot connect: connection refused", "EOF", "tls: ...".
@@ -271,16 +275,16 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// kickReader kicks the watchdog after every read that made progress.
+// kickReader restarts the watchdog's idle countdown before every read, so
+// that it measures one wait for the upstream's next bytes: neither the time
+// the caller spent between two reads (writing to a slow client, say) nor
+// the time since the last whole event.
 type kickReader struct {
 	r  io.Reader
 	wd *Watchdog
 }
 
 func (k *kickReader) Read(p []byte) (int, error) {
-	n, err := k.r.Read(p)
-	if n > 0 {
-		k.wd.Kick()
-	}
-	return n, err
+	k.wd.Kick()
+	return k.r.Read(p)
 }

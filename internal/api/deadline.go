@@ -31,6 +31,7 @@ type writeDeadline struct {
 	timeout time.Duration
 	refresh time.Duration
 	set     time.Time // when the deadline was last moved; zero: not yet
+	last    time.Time // when extend last ran: the start of the last write
 	off     bool      // the writer has no deadlines (not a network connection)
 }
 
@@ -41,11 +42,9 @@ func newWriteDeadline(w http.ResponseWriter, timeout time.Duration) writeDeadlin
 // extend moves the deadline to timeout from now, unless it was moved less
 // than refresh ago. Call it before each write.
 func (d *writeDeadline) extend() {
-	if d.off {
-		return
-	}
 	now := time.Now()
-	if now.Sub(d.set) < d.refresh {
+	d.last = now
+	if d.off || now.Sub(d.set) < d.refresh {
 		return
 	}
 	d.set = now

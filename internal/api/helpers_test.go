@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,10 +32,14 @@ import (
 func TestMain(m *testing.M) {
 	// The test binary doubles as a local "model" for the process adapter:
 	// "words" writes the words of its last argument one by one (or, when
-	// that is "flood", writes without end); "stderr" writes
-	// $AIGW_TEST_STDERR to standard error and fails.
+	// that is "flood", writes without end), after sleeping
+	// $AIGW_TEST_SLEEP_MS when set (a model loading its weights);
+	// "stderr" writes $AIGW_TEST_STDERR to standard error and fails.
 	switch os.Getenv("AIGW_TEST_PROGRAM") {
 	case "words":
+		if ms, err := strconv.Atoi(os.Getenv("AIGW_TEST_SLEEP_MS")); err == nil {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
 		if os.Args[len(os.Args)-1] == "flood" {
 			flood := bytes.Repeat([]byte("flood "), 10000)
 			for {

@@ -56,12 +56,12 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 
 // attempt tries the plan's deployments until one answers. Retries and
 // fallbacks happen only before the first byte reaches the client: a stream
-// is held back until the upstream produced its first chunk, so an upstream
-// that fails at once is still retried. After a failure, judge decides
-// whether the request ends, moves on to another deployment, or may try the
-// same one again. Only a retry of a deployment that failed waits (backoff
-// or its Retry-After): moving on is immediate, and the last failure reaches
-// the client at once.
+// is held back until the upstream produced its first item (a chunk or a
+// keep-alive comment), so an upstream that fails at once is still retried.
+// After a failure, judge decides whether the request ends, moves on to
+// another deployment, or may try the same one again. Only a retry of a
+// deployment that failed waits (backoff or its Retry-After): moving on is
+// immediate, and the last failure reaches the client at once.
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
 	for {
@@ -120,11 +120,12 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	s.fail(w, r, rec, lastErr)
 }
 
-// send makes one attempt on d and, for a stream, reads its first chunk. It
-// reports the attempt's outcome to d's breaker exactly once, whatever
-// happens (a panic included): at once for an answer or a failure, and for a
-// stream that started, when the stream ends (see outcomeStream).
-func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first []byte, err error) {
+// send makes one attempt on d and, for a stream, reads its first item: a
+// chunk, or a comment that shows the upstream is alive. It reports the
+// attempt's outcome to d's breaker exactly once, whatever happens (a panic
+// included): at once for an answer or a failure, and for a stream that
+// started, when the stream ends (see outcomeStream).
+func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first streamHead, err error) {
 	reported := false
 	defer func() {
 		if !reported {
@@ -133,10 +134,11 @@ func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.
 	}()
 	resp, err = d.Adapter.Send(ctx, req)
 	if err == nil && resp.Stream != nil {
-		first, err = resp.Stream.Next()
+		first.keepAlive = d.KeepAlive
+		first.chunk, err = resp.Stream.Next()
 		switch {
 		case err == io.EOF:
-			first, err = nil, nil
+			first.ended, err = true, nil
 		case err != nil:
 			resp.Stream.Close()
 		default:
@@ -148,6 +150,17 @@ func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.
 	report(ctx, d.Breaker, err)
 	reported = true
 	return resp, first, err
+}
+
+// streamHead is what send read of a stream before the gateway committed to
+// it. The stream is held back (no byte to the client, so that a failure can
+// still be retried) only until the upstream shows it is alive: a 200 and
+// any item, a comment included. From then on the client gets the headers
+// and every keep-alive; a later failure is an error event in the stream.
+type streamHead struct {
+	chunk     adapter.Chunk // the first item, unless ended
+	ended     bool          // the upstream finished the stream without an item
+	keepAlive time.Duration // the deployment's keep-alive interval; 0: none
 }
 
 // report tells b how an attempt ended (err nil: the upstream answered). A
@@ -184,7 +197,7 @@ type outcomeStream struct {
 	reported bool
 }
 
-func (o *outcomeStream) Next() ([]byte, error) {
+func (o *outcomeStream) Next() (adapter.Chunk, error) {
 	data, err := o.Stream.Next()
 	if err != nil && !o.reported {
 		o.reported = true
@@ -367,11 +380,13 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // relay writes a stream to the client event by event. It flushes whenever
 // the next chunk is not already at hand, so every event reaches the client
 // as soon as it arrived, and events that arrived together share one write.
-// It sends [DONE] only when the upstream finished; otherwise the last event
-// is an error the client can see. Each write is bounded by the write
-// timeout: a client that stops reading is dropped (499), which closes the
-// stream, canceling the upstream request or stopping the program.
-func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, first []byte) {
+// While the upstream is silent it writes a keep-alive comment every
+// keep-alive interval (see streamWriter). It sends [DONE] only when the
+// upstream finished; otherwise the last event is an error the client can
+// see. Each write is bounded by the write timeout: a client that stops
+// reading is dropped (499), which closes the stream, canceling the
+// upstream request or stopping the program.
+func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
@@ -381,17 +396,21 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["Cache-Control"] = noCache
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
-	dl := newWriteDeadline(w, s.writeTimeout)
-	buf := make([]byte, 0, 1024)
-	data, err := first, error(nil)
-	if first == nil { // the upstream finished without a single chunk
+	sw := s.streamWriter(w, head.keepAlive)
+	defer s.release(sw) // before st.Close: nothing writes once the handler returns
+	c, err := head.chunk, error(nil)
+	if head.ended {
 		err = io.EOF
 	}
-	for ; ; data, err = st.Next() {
-		dl.extend()
+	for ; ; c, err = st.Next() {
+		if kerr := sw.hold(); kerr != nil {
+			rec.status, rec.err = statusClientClosed, kerr
+			return
+		}
+		sw.dl.extend()
 		if err == io.EOF {
 			_, werr := w.Write(doneEvent)
-			dl.end(w, rec, werr)
+			sw.dl.end(w, rec, werr)
 			return
 		}
 		if err != nil {
@@ -405,18 +424,23 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 			if errors.As(err, &ae) {
 				e = &ae.Err
 			}
-			buf = sse.AppendEvent(buf[:0], nil, e.AppendJSON(nil))
-			w.Write(buf)   //nolint:errcheck // last write either way
-			w.FlushError() //nolint:errcheck // the log keeps the upstream's error
+			sw.buf = sse.AppendEvent(sw.buf[:0], nil, e.AppendJSON(nil))
+			w.Write(sw.buf) //nolint:errcheck // last write either way
+			w.FlushError()  //nolint:errcheck // the log keeps the upstream's error
 			return
 		}
-		buf = sse.AppendEvent(buf[:0], nil, data)
-		_, werr := w.Write(buf)
+		if c.Comment {
+			sw.buf = sse.AppendComment(sw.buf[:0], c.Data)
+		} else {
+			sw.buf = sse.AppendEvent(sw.buf[:0], c.Event, c.Data)
+		}
+		_, werr := w.Write(sw.buf)
 		if werr == nil && !st.Buffered() {
 			werr = w.FlushError()
+			sw.wait() // Next may wait on the upstream now
 		}
 		if werr != nil {
-			rec.status, rec.err = statusClientClosed, dl.clientWriteError(werr)
+			rec.status, rec.err = statusClientClosed, sw.dl.clientWriteError(werr)
 			return
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"aigateway/internal/adapter"
@@ -66,6 +67,7 @@ type Server struct {
 	writeTimeout time.Duration
 	bodyTimeout  time.Duration
 	bodyRate     int64
+	writers      sync.Pool // of *streamWriter
 }
 
 // New returns a Server.

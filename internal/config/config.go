@@ -41,6 +41,11 @@ const AdapterProcess = "process"
 // set "timeout".
 const DefaultTimeout = 60 * time.Second
 
+// DefaultKeepAliveInterval is the keep-alive interval used when an entry
+// does not set "keepalive_interval": well below the 30 to 100 seconds after
+// which clients and proxies commonly drop a silent connection.
+const DefaultKeepAliveInterval = 15 * time.Second
+
 // File is a parsed, validated models.json.
 type File struct {
 	Path   string  // the file it came from (for messages)
@@ -65,6 +70,10 @@ type Model struct {
 	// the default, refuses. Not for openai_compat, which passes every
 	// parameter on.
 	DropParams bool
+	// KeepAlive is how long a started stream may stay silent before the
+	// gateway writes a keep-alive comment to the client; 0 turns them off.
+	// Default DefaultKeepAliveInterval.
+	KeepAlive time.Duration
 
 	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
 	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key

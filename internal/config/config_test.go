@@ -119,17 +119,21 @@ var badFiles = map[string]string{
 	"api-key-empty.bad.json":     `: models[0] (id "x"): api_key: must not be empty (omit it when the upstream needs no key)`,
 
 	// Values.
-	"model-empty.bad.json":          `: models[0] (id "x"): model: must not be empty (omit it to use the id)`,
-	"temperature-range.bad.json":    `: models[2] (id "gpt-4o"): temperature: must be between 0 and 2, got 3`,
-	"temperature-negative.bad.json": `: models[0] (id "x"): temperature: must be between 0 and 2, got -0.1`,
-	"max-tokens-zero.bad.json":      `: models[0] (id "x"): max_tokens: must be between 1 and 2147483647, got 0`,
-	"max-tokens-huge.bad.json":      `: models[0] (id "x"): max_tokens: must be between 1 and 2147483647, got 2147483648`,
-	"timeout-zero.bad.json":         `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 0`,
-	"timeout-negative.bad.json":     `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got -5`,
-	"timeout-too-large.bad.json":    `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 86401`,
-	"drop-params-openai.bad.json":   `: models[0] (id "x"): drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent`,
-	"drop-params-string.bad.json":   `: models[0] (id "x"): drop_params: must be true or false, got string`,
-	"drop-params-null.bad.json":     `: models[0] (id "x"): drop_params: must be true or false, got null`,
+	"model-empty.bad.json":                  `: models[0] (id "x"): model: must not be empty (omit it to use the id)`,
+	"temperature-range.bad.json":            `: models[2] (id "gpt-4o"): temperature: must be between 0 and 2, got 3`,
+	"temperature-negative.bad.json":         `: models[0] (id "x"): temperature: must be between 0 and 2, got -0.1`,
+	"max-tokens-zero.bad.json":              `: models[0] (id "x"): max_tokens: must be between 1 and 2147483647, got 0`,
+	"max-tokens-huge.bad.json":              `: models[0] (id "x"): max_tokens: must be between 1 and 2147483647, got 2147483648`,
+	"timeout-zero.bad.json":                 `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 0`,
+	"timeout-negative.bad.json":             `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got -5`,
+	"timeout-too-large.bad.json":            `: models[0] (id "x"): timeout: must be greater than 0 and at most 86400 seconds, got 86401`,
+	"keepalive-interval-negative.bad.json":  `: models[0] (id "x"): keepalive_interval: must be 0 (off) or between 0.01 and 86400 seconds, got -1`,
+	"keepalive-interval-tiny.bad.json":      `: models[0] (id "x"): keepalive_interval: must be 0 (off) or between 0.01 and 86400 seconds, got 1e-12`,
+	"keepalive-interval-too-large.bad.json": `: models[0] (id "x"): keepalive_interval: must be 0 (off) or between 0.01 and 86400 seconds, got 86401`,
+	"keepalive-interval-string.bad.json":    `: models[0] (id "x"): keepalive_interval: must be a number, got string`,
+	"drop-params-openai.bad.json":           `: models[0] (id "x"): drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent`,
+	"drop-params-string.bad.json":           `: models[0] (id "x"): drop_params: must be true or false, got string`,
+	"drop-params-null.bad.json":             `: models[0] (id "x"): drop_params: must be true or false, got null`,
 }
 
 func TestLoadBad(t *testing.T) {
@@ -199,19 +203,19 @@ func TestLoadGood(t *testing.T) {
 			// Only required fields: every default applies.
 			Index: 0, ID: "minimal", Adapter: AdapterOpenAICompat,
 			BaseURL: "https://api.example.com/v1", Enabled: true, Weight: 1, Model: "minimal",
-			Timeout: DefaultTimeout,
+			Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval,
 		},
 		{
 			Index: 1, ID: "meta-llama/Llama-3.1-8B", Adapter: AdapterOpenAICompat,
 			BaseURL: "http://127.0.0.1:8000/v1", APIKeyEnv: "VLLM_API_KEY", Enabled: false, Weight: 1,
 			Model: "meta-llama/Llama-3.1-8B-Instruct", Temperature: ptr(0.0), MaxTokens: ptr(1),
-			Timeout: 250 * time.Millisecond,
+			Timeout: 250 * time.Millisecond, KeepAlive: 0,
 		},
 		{
 			Index: 2, ID: "literal:key@v1.0", Adapter: AdapterOpenAICompat,
 			BaseURL: "HTTPS://API.Example.com:8443/openai/v1", APIKey: "sk-literal-123", Enabled: true, Weight: 1,
 			Model: "literal:key@v1.0", Temperature: ptr(2.0), MaxTokens: ptr(4096),
-			Timeout: 24 * time.Hour,
+			Timeout: 24 * time.Hour, KeepAlive: 2500 * time.Millisecond,
 		},
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -230,14 +234,14 @@ func TestLoadCustomHTTP(t *testing.T) {
 	}
 	want := []Model{
 		{Index: 0, ID: "claude", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
-			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Weight: 1, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout,
+			APIKeyEnv: "ANTHROPIC_API_KEY", Enabled: true, Weight: 1, Model: "claude-sonnet-4-5", Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval,
 			Headers: map[string]string{"anthropic-beta": "x-1", "X-Team": "ENV:TEAM"}},
 		{Index: 1, ID: "claude-short", Adapter: AdapterCustomHTTP, Protocol: ProtocolAnthropic, BaseURL: "https://api.anthropic.com",
-			APIKey: "k", Enabled: true, Weight: 1, Model: "claude-short", Timeout: DefaultTimeout, DropParams: true},
+			APIKey: "k", Enabled: true, Weight: 1, Model: "claude-short", Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval, DropParams: true},
 		{Index: 2, ID: "gemini", Adapter: AdapterCustomHTTP, Protocol: ProtocolGemini, BaseURL: "https://generativelanguage.googleapis.com",
-			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Weight: 1, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, FetchImages: true, FetchPrivateAddresses: true},
+			APIKeyEnv: "GEMINI_API_KEY", Enabled: true, Weight: 1, Model: "gemini-2.5-flash", Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval, FetchImages: true, FetchPrivateAddresses: true},
 		{Index: 3, ID: "tpl", Adapter: AdapterCustomHTTP, Protocol: ProtocolTemplate, BaseURL: "https://llm.example.com/api",
-			APIKey: "k2", Enabled: true, Weight: 1, Model: "tpl", Timeout: DefaultTimeout,
+			APIKey: "k2", Enabled: true, Weight: 1, Model: "tpl", Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval,
 			Headers: map[string]string{"Authorization": "Token {api_key}"},
 			Template: &Template{Path: "/v2/generate", Body: json.RawMessage(`{"input": "{{prompt}}"}`),
 				Response: TemplateResponse{Text: "output.text", PromptTokens: "usage.in"},
@@ -269,7 +273,7 @@ func TestLoadProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Model{{Index: 0, ID: "local-llama", Adapter: AdapterProcess, Enabled: true, Weight: 1, Model: "local-llama", Timeout: 120 * time.Second,
+	want := []Model{{Index: 0, ID: "local-llama", Adapter: AdapterProcess, Enabled: true, Weight: 1, Model: "local-llama", Timeout: 120 * time.Second, KeepAlive: DefaultKeepAliveInterval,
 		DropParams: true,
 		Process: &Process{Command: []string{"llama-cli", "-m", "/models/m.gguf", "-p", "{prompt}", "-n", "{max_tokens}"},
 			Workdir: "/srv", Env: map[string]string{"OMP_NUM_THREADS": "4", "HF_TOKEN": "ENV:HF_TOKEN"}, PromptFormat: "chatml",

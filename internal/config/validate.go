@@ -33,8 +33,9 @@ type wireModel struct {
 	Model       *string  `json:"model"`
 	Temperature *float64 `json:"temperature"`
 	MaxTokens   *int     `json:"max_tokens"`
-	Timeout     *float64 `json:"timeout"`     // seconds, fractions allowed
-	DropParams  *bool    `json:"drop_params"` // converting adapters only
+	Timeout     *float64 `json:"timeout"`            // seconds, fractions allowed
+	KeepAlive   *float64 `json:"keepalive_interval"` // seconds, fractions allowed; 0: off
+	DropParams  *bool    `json:"drop_params"`        // converting adapters only
 
 	Protocol     *string            `json:"protocol"`                // custom_http only
 	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
@@ -86,7 +87,9 @@ var protocols = map[string]string{
 const (
 	maxIDLen   = 256
 	maxTimeout = 86400 // seconds
-	envPrefix  = "ENV:"
+
+	minKeepAlive = 0.01 // seconds
+	envPrefix    = "ENV:"
 )
 
 // parseTop checks the top-level object and returns the raw entries.
@@ -132,7 +135,7 @@ func parseModel(raw json.RawMessage) (Model, error) {
 	if err := decodeStrict(raw, modelFields, "field", &w); err != nil {
 		return Model{}, err
 	}
-	m := Model{Enabled: true, Timeout: DefaultTimeout}
+	m := Model{Enabled: true, Timeout: DefaultTimeout, KeepAlive: DefaultKeepAliveInterval}
 
 	if w.ID == nil {
 		return m, errors.New("id: required")
@@ -230,6 +233,14 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, fmt.Errorf("timeout: must be greater than 0 and at most %d seconds, got %s", maxTimeout, formatFloat(*t))
 		}
 		m.Timeout = d
+	}
+	if t := w.KeepAlive; t != nil {
+		// A floor keeps a typo (0.0001) from turning a silent stream into
+		// a flood of comments.
+		if *t != 0 && (*t < minKeepAlive || *t > maxTimeout) {
+			return m, fmt.Errorf("keepalive_interval: must be 0 (off) or between %s and %d seconds, got %s", formatFloat(minKeepAlive), maxTimeout, formatFloat(*t))
+		}
+		m.KeepAlive = time.Duration(math.Round(*t * float64(time.Second)))
 	}
 	return m, nil
 }

@@ -6,6 +6,9 @@ import (
 	"aigateway/internal/openai"
 )
 
+// anthropicPing is the keep-alive event of a Messages stream.
+const anthropicPing = "event: ping\ndata: {\"type\":\"ping\"}\n\n"
+
 // errInBand ends a stream after an in-band error event; the response is
 // complete, so the handler reports success.
 var errInBand = errors.New("mockllm: stream ended by an in-band error")
@@ -36,6 +39,9 @@ func (c *call) anthropicStream(d *Directive, rp *reply, m *anthropicHead) error 
 	}
 	sw, err := c.startSSE()
 	if err != nil {
+		return err
+	}
+	if err := p.begin(sw, []byte(anthropicPing)); err != nil {
 		return err
 	}
 	st.sw = sw

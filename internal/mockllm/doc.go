@@ -42,9 +42,12 @@
 // present, replaces the body's "mock" object entirely.
 //
 // Steps happen in this order: delay_ms; hang (before headers); status /
-// error_body (a complete error response); then the reply, paced by
-// chunk_delay_ms and Options.ChunkHook, cut by cut_after or frozen by
-// hang_after_chunks. [Options.Script] may rewrite the directive per request,
+// error_body (a complete error response); then the reply: the headers,
+// pings_before_first keep-alives, then the events, paced by chunk_delay_ms
+// (filled with a keep-alive every ping_every_ms) and Options.ChunkHook, cut
+// by cut_after or frozen by hang_after_chunks. A keep-alive is each
+// protocol's own: an SSE comment (": keep-alive") for OpenAI and Gemini
+// (alt=sse only), an "event: ping" for Anthropic. [Options.Script] may rewrite the directive per request,
 // for behaviour that depends on call order (fail the first attempt only).
 //
 // "Body chunks" are the stream events between the role chunk and the finish

@@ -164,6 +164,13 @@ func (c *call) geminiStream(d *Directive, g *geminiReply, sse bool) error {
 		return err
 	}
 	k.sw = sw
+	var ping []byte // a JSON array has no room for one
+	if sse {
+		ping = []byte(sseKeepAlive)
+	}
+	if err := p.begin(sw, ping); err != nil {
+		return err
+	}
 	rp := g.rp
 	running := func(n int) int { return min(n, rp.completionTokens) }
 	for i := range rp.numPieces() {

@@ -250,9 +250,10 @@ func (c *call) pace(d *Directive, n int) error {
 }
 
 const (
-	chunkTail  = `,"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n"
-	sseDone    = "data: [DONE]\n\n"
-	sseDataTag = "data: "
+	chunkTail    = `,"logprobs":null,"finish_reason":null}],"usage":null}` + "\n\n"
+	sseDone      = "data: [DONE]\n\n"
+	sseDataTag   = "data: "
+	sseKeepAlive = ": keep-alive\n\n" // what OpenAI-compatible servers send while they think
 )
 
 func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeUsage bool) error {
@@ -269,6 +270,9 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 
 	sw, err := c.startSSE()
 	if err != nil {
+		return err
+	}
+	if err := p.begin(sw, []byte(sseKeepAlive)); err != nil {
 		return err
 	}
 	b = append(b[:hl], `{"index":0,"delta":{"role":"assistant","content":""}`...)
@@ -406,6 +410,9 @@ func (c *call) openaiCompletionStream(d *Directive, rp *reply, h *openaiHead, in
 
 	sw, err := c.startSSE()
 	if err != nil {
+		return err
+	}
+	if err := p.begin(sw, []byte(sseKeepAlive)); err != nil {
 		return err
 	}
 	for i := range rp.numPieces() {

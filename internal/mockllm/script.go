@@ -65,6 +65,19 @@ type Directive struct {
 	// chunk and this many body chunks instead of before the headers.
 	HangAfterChunks *int `json:"hang_after_chunks,omitempty"`
 
+	// PingEveryMS makes a stream send keep-alives while it waits: one
+	// every this many milliseconds during each chunk delay, and the
+	// PingsBeforeFirst ones. OpenAI streams send an SSE comment
+	// (": keep-alive"), Anthropic ones an "event: ping", Gemini ones
+	// (alt=sse only) an SSE comment. Zero means 100 when PingsBeforeFirst
+	// is set, else no keep-alives.
+	PingEveryMS int `json:"ping_every_ms,omitempty"`
+	// PingsBeforeFirst is how many keep-alives a stream sends after its
+	// headers and before its first event: the first at once, then one
+	// every PingEveryMS; the first event follows PingEveryMS after the
+	// last. Like a reasoning model that pings while it thinks.
+	PingsBeforeFirst int `json:"pings_before_first,omitempty"`
+
 	// StreamError (Anthropic only) is the error type of an in-band
 	// "event: error" sent after HTTP 200, e.g. "overloaded_error"; the
 	// stream then ends without message_stop. A non-streamed request gets it
@@ -425,12 +438,25 @@ type pacer struct {
 	cutAfter  int // -1: off
 	hangAfter int // -1: off
 	i         int // body chunks released so far
+
+	// Keep-alives (ping_every_ms, pings_before_first), sent through sw once
+	// begin has set it.
+	sw         *sseWriter
+	ping       []byte
+	pingEvery  time.Duration
+	pingsFirst int
 }
 
 func (c *call) pacer(d *Directive, stream bool) *pacer {
 	p := &pacer{ctx: c.r.Context(), hook: c.s.opts.ChunkHook, delay: c.s.opts.ChunkDelay, cutAfter: -1, hangAfter: -1}
 	if d.ChunkDelayMS > 0 {
 		p.delay = ms(d.ChunkDelayMS)
+	}
+	if stream {
+		p.pingEvery, p.pingsFirst = ms(d.PingEveryMS), max(d.PingsBeforeFirst, 0)
+		if p.pingEvery == 0 && p.pingsFirst > 0 {
+			p.pingEvery = 100 * time.Millisecond
+		}
 	}
 	if stream && d.CutAfter != nil {
 		p.cutAfter = max(*d.CutAfter, 0)
@@ -441,22 +467,65 @@ func (c *call) pacer(d *Directive, stream bool) *pacer {
 	return p
 }
 
+// begin is called once the stream's headers went out: it sends the
+// keep-alives due before the first event. ping is the protocol's
+// keep-alive event; nil means the stream cannot carry one.
+func (p *pacer) begin(sw *sseWriter, ping []byte) error {
+	if ping == nil || p.pingEvery <= 0 {
+		return nil
+	}
+	p.sw, p.ping = sw, ping
+	for range p.pingsFirst {
+		if err := sw.send(ping); err != nil {
+			return err
+		}
+		if err := p.sleep(p.pingEvery); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wait waits d, sending a keep-alive every pingEvery meanwhile (when begin
+// enabled them).
+func (p *pacer) wait(d time.Duration) error {
+	for p.sw != nil && d > p.pingEvery {
+		if err := p.sleep(p.pingEvery); err != nil {
+			return err
+		}
+		d -= p.pingEvery
+		if err := p.sw.send(p.ping); err != nil {
+			return err
+		}
+	}
+	return p.sleep(d)
+}
+
+// sleep waits d or until the request ends.
+func (p *pacer) sleep(d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if p.timer == nil {
+		p.timer = time.NewTimer(d)
+	} else {
+		p.timer.Reset(d)
+	}
+	select {
+	case <-p.timer.C:
+		return nil
+	case <-p.ctx.Done():
+		return errCanceled
+	}
+}
+
 // next is called before each body chunk is written.
 func (p *pacer) next() error {
 	if err := p.gate(p.cutAfter == p.i, p.hangAfter == p.i); err != nil {
 		return err
 	}
-	if p.delay > 0 {
-		if p.timer == nil {
-			p.timer = time.NewTimer(p.delay)
-		} else {
-			p.timer.Reset(p.delay)
-		}
-		select {
-		case <-p.timer.C:
-		case <-p.ctx.Done():
-			return errCanceled
-		}
+	if err := p.wait(p.delay); err != nil {
+		return err
 	}
 	if p.hook != nil {
 		p.hook(p.ctx, p.i)

@@ -43,6 +43,11 @@ func processOptions(m *config.Model, d *Deps) (process.Options, error) {
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout,
 		MaxConcurrency: p.MaxConcurrency, QueueSize: p.QueueSize, QueueTimeout: p.QueueTimeout, MaxOutputBytes: p.MaxOutputBytes,
 		KillGrace: p.KillGrace, DropParams: m.DropParams, Logger: d.Logger,
+		// A stream starts when the program wrote something, or has been
+		// silent for as long as a started stream may be before it gets a
+		// keep-alive: the client then gets headers and keep-alives while
+		// the program loads.
+		StartWithin: m.KeepAlive,
 	}
 	if err := process.Validate(&o); err != nil {
 		return o, err

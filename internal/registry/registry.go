@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/adapter/anthropic"
@@ -168,6 +169,10 @@ type Deployment struct {
 	// Breaker takes the deployment out of rotation while it keeps failing.
 	// Its state lives in Deps.Breakers and survives reloads.
 	Breaker *breaker.Breaker
+	// KeepAlive is the entry's keepalive_interval: how long a started
+	// stream may stay silent before the gateway writes a keep-alive
+	// comment; zero means never.
+	KeepAlive time.Duration
 }
 
 // Model is a model id as clients see it: a pool of deployments plus the
@@ -223,7 +228,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	for i := range f.Models {
 		cm := &f.Models[i]
 		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
-			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority}
+			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
 		if !cm.Enabled {

@@ -50,6 +50,27 @@ func AppendEvent(dst, name, data []byte) []byte {
 	return append(dst, '\n', '\n')
 }
 
+// AppendComment appends one comment line to dst, followed by a blank line: ": <text>\n\n", or
+// ":\n\n" for an empty text. A comment is one line: CR and LF bytes in text are dropped, so that
+// no text can end the comment and start an event.
+func AppendComment(dst, text []byte) []byte {
+	dst = slices.Grow(dst, len(text)+4)
+	dst = append(dst, ':')
+	if len(text) > 0 {
+		dst = append(dst, ' ')
+		for len(text) > 0 {
+			i := indexLineBreak(text)
+			if i < 0 {
+				dst = append(dst, text...)
+				break
+			}
+			dst = append(dst, text[:i]...)
+			text = text[i+1:]
+		}
+	}
+	return append(dst, '\n', '\n')
+}
+
 // indexLineBreak returns the index of the first '\n' or '\r' in b, or -1.
 func indexLineBreak(b []byte) int {
 	i := bytes.IndexByte(b, '\n')

@@ -11,6 +11,10 @@
 //     fields ("id", "retry", unknown ones) are ignored;
 //   - a last event that is not followed by a blank line before EOF is still returned.
 //
+// Comments are dropped unless ReturnComments was called: a relay then gets each comment line
+// between events (": keep-alive", ": OPENROUTER PROCESSING") as an Event of its own, so that it
+// can pass the upstream's signs of life on. Data events are the same either way.
+//
 // Reader is allocation free per event in steady state: events with one data line alias its
 // buffer, and only events with several data lines are joined into a reusable scratch buffer.
 package sse
@@ -44,7 +48,10 @@ var errInvalidRead = errors.New("sse: reader returned invalid count from Read")
 // and are valid only until the next call to Next. Buffered does not invalidate them.
 type Event struct {
 	Name []byte // value of the event: field; nil when none (or when its value is empty)
-	Data []byte // data lines joined by "\n"
+	Data []byte // data lines joined by "\n"; for a comment, its text
+	// Comment marks a comment line (only with ReturnComments). Data is then the text after the
+	// ":", without one leading space, and Name is nil.
+	Comment bool
 }
 
 // Reader reads events from an SSE byte stream. It is not safe for concurrent use.
@@ -74,7 +81,10 @@ type Reader struct {
 	dataStart, dataEnd int // value of the first data: field
 	ndata              int // number of data: fields
 	ready              bool
-	end                int // when ready: end of the event's lines (blank line or EOF)
+	end                int  // when ready: end of the event's lines (blank line or EOF)
+	comment            bool // when ready: the "event" is the comment line buf[dataStart:dataEnd]
+
+	comments bool // return comment lines (ReturnComments)
 
 	err   error // error returned by src (io.EOF included); src is not read again once set
 	fatal error // returned by every later call to Next
@@ -92,6 +102,12 @@ func NewReader(r io.Reader, maxEventSize int) *Reader {
 	}
 	return &Reader{src: r, max: maxEventSize}
 }
+
+// ReturnComments makes Next return each comment line that comes between two events (where no
+// field of the next event has been read yet) as an Event with Comment set. A comment inside an
+// event, after one of its fields, is still dropped: the event it belongs to is on its way.
+// Call it before the first Next.
+func (r *Reader) ReturnComments() { r.comments = true }
 
 // Next returns the next event. It returns io.EOF at a clean end of input (after the last event
 // was returned). A read error from the underlying reader is returned as is, after the complete
@@ -203,15 +219,30 @@ func (r *Reader) scan() bool {
 			r.nameStart, r.nameEnd = 0, 0
 			continue
 		}
-		r.field(pos, end)
+		if r.field(pos, end) {
+			return true
+		}
 	}
 }
 
-// field parses the non-empty line buf[start:end].
-func (r *Reader) field(start, end int) {
+// field parses the non-empty line buf[start:end]. It reports whether the line is a comment to
+// return, which is then ready.
+func (r *Reader) field(start, end int) bool {
 	line := r.buf[start:end]
 	if line[0] == ':' {
-		return // comment
+		// A comment before any field of an event is returned on its own when asked for. It
+		// must start the unconsumed part of the buffer (start == r.r): consuming it then
+		// leaves no field of a pending event behind.
+		if !r.comments || start != r.r {
+			return false
+		}
+		vs := start + 1
+		if vs < end && r.buf[vs] == ' ' {
+			vs++
+		}
+		r.dataStart, r.dataEnd, r.end = vs, end, end
+		r.comment, r.ready = true, true
+		return true
 	}
 	name, vs := line, end
 	if i := bytes.IndexByte(line, ':'); i >= 0 {
@@ -230,6 +261,7 @@ func (r *Reader) field(start, end int) {
 	case "event":
 		r.nameStart, r.nameEnd = vs, end
 	}
+	return false
 }
 
 // stripBOM strips a leading BOM. It reports false when too few bytes are buffered to decide.
@@ -257,8 +289,11 @@ func (r *Reader) finish() bool {
 		return false
 	}
 	if r.pos < r.w {
-		r.field(r.pos, r.w)
+		comment := r.field(r.pos, r.w)
 		r.pos, r.scanned = r.w, r.w
+		if comment {
+			return true
+		}
 	}
 	if r.ndata == 0 {
 		return false
@@ -271,6 +306,12 @@ func (r *Reader) finish() bool {
 // take returns the ready event and consumes it.
 func (r *Reader) take() Event {
 	var ev Event
+	if r.comment {
+		ev = Event{Data: r.buf[r.dataStart:r.dataEnd:r.dataEnd], Comment: true}
+		r.r = r.pos
+		r.comment, r.ready = false, false
+		return ev
+	}
 	if r.nameEnd > r.nameStart {
 		ev.Name = r.buf[r.nameStart:r.nameEnd:r.nameEnd]
 	}

@@ -160,8 +160,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // Next and checks that it is true exactly when Next then returns an event without reading.
 func readAll(t testing.TB, src io.Reader, maxSize int, checkBuffered bool) ([]ev, error) {
 	t.Helper()
+	return readAllMode(t, src, maxSize, checkBuffered, false)
+}
+
+// commentName is the Name under which readAllMode and refParseMode list a comment: no event
+// name can hold a line break.
+const commentName = "\n"
+
+// readAllMode is readAll with ReturnComments when comments is set; comments are listed as
+// ev{commentName, text}.
+func readAllMode(t testing.TB, src io.Reader, maxSize int, checkBuffered, comments bool) ([]ev, error) {
+	t.Helper()
 	cr := &countingReader{r: src}
 	rd := NewReader(cr, maxSize)
+	if comments {
+		rd.ReturnComments()
+	}
 	var got []ev
 	for {
 		var buffered bool
@@ -200,6 +214,13 @@ func readAll(t testing.TB, src io.Reader, maxSize int, checkBuffered bool) ([]ev
 		if e.Data == nil {
 			t.Errorf("event %d: nil Data", len(got))
 		}
+		if e.Comment {
+			if !comments || e.Name != nil {
+				t.Fatalf("event %d: unexpected comment %q (name %q)", len(got), e.Data, e.Name)
+			}
+			got = append(got, ev{commentName, string(e.Data)})
+			continue
+		}
 		got = append(got, ev{string(e.Name), string(e.Data)})
 	}
 }
@@ -226,6 +247,59 @@ func TestReader(t *testing.T) {
 					if diff := cmp.Diff(tc.want, got); diff != "" {
 						t.Errorf("%s buffered=%v: events mismatch (-want +got):\n%s", f.name, cb, short(diff))
 					}
+					// Returning comments changes nothing about the data events.
+					got, err = readAllMode(t, f.new([]byte(tc.in)), tc.max, cb, true)
+					if !errors.Is(err, wantErr) {
+						t.Errorf("%s buffered=%v comments: error %v, want %v", f.name, cb, err, wantErr)
+					}
+					if diff := cmp.Diff(tc.want, withoutComments(got)); diff != "" {
+						t.Errorf("%s buffered=%v comments: data events mismatch (-want +got):\n%s", f.name, cb, short(diff))
+					}
+				}
+			}
+		})
+	}
+}
+
+// commentCases are read with ReturnComments; comments are listed as ev{commentName, text}.
+var commentCases = []readerCase{
+	{name: "keep-alive", in: ": keep-alive\n\n", want: []ev{{commentName, "keep-alive"}}},
+	{name: "between events", in: "data: a\n\n: OPENROUTER PROCESSING\n\ndata: b\n\n", want: []ev{{"", "a"}, {commentName, "OPENROUTER PROCESSING"}, {"", "b"}}},
+	{name: "before the data of an event", in: ": c\ndata: a\n\n", want: []ev{{commentName, "c"}, {"", "a"}}},
+	{name: "several in a row", in: ":a\n: b\n:  c\n:\n\n", want: []ev{{commentName, "a"}, {commentName, "b"}, {commentName, " c"}, {commentName, ""}}},
+	{name: "inside an event dropped", in: "data: a\n: mid\ndata: b\n\n", want: []ev{{"", "a\nb"}}},
+	{name: "after an event name dropped", in: "event: e\n: mid\ndata: b\n\n", want: []ev{{"e", "b"}}},
+	{name: "after an id dropped", in: "id: 1\n: mid\ndata: b\n\n", want: []ev{{"", "b"}}},
+	{name: "after a dropped event", in: "event: e\n\n: c\n\n", want: []ev{{commentName, "c"}}},
+	{name: "CRLF and CR", in: ": a\r\n: b\r: c\r\n\r\ndata: x\r\r", want: []ev{{commentName, "a"}, {commentName, "b"}, {commentName, "c"}, {"", "x"}}},
+	{name: "after BOM", in: "\xEF\xBB\xBF: hi\n\n", want: []ev{{commentName, "hi"}}},
+	{name: "at EOF", in: "data: a\n\n: bye", want: []ev{{"", "a"}, {commentName, "bye"}}},
+	{name: "colon in text", in: ": a: b\n\n", want: []ev{{commentName, "a: b"}}},
+	{name: "above max", max: 16, in: ": " + strings.Repeat("c", 20) + "\n\ndata: x\n\n", err: ErrEventTooLarge},
+	{name: "comments do not count toward the next event", max: 10, in: ": 12345678\ndata: 12\n\n", want: []ev{{commentName, "12345678"}, {"", "12"}}},
+}
+
+func TestReaderComments(t *testing.T) {
+	for _, tc := range commentCases {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr := tc.err
+			if wantErr == nil {
+				wantErr = io.EOF
+			}
+			if tc.max == 0 {
+				if diff := cmp.Diff(tc.want, refParseMode([]byte(tc.in), true)); diff != "" {
+					t.Errorf("refParseMode mismatch (-want +got):\n%s", short(diff))
+				}
+			}
+			for _, f := range feeds {
+				for _, cb := range []bool{false, true} {
+					got, err := readAllMode(t, f.new([]byte(tc.in)), tc.max, cb, true)
+					if !errors.Is(err, wantErr) {
+						t.Errorf("%s buffered=%v: error %v, want %v", f.name, cb, err, wantErr)
+					}
+					if diff := cmp.Diff(tc.want, got); diff != "" {
+						t.Errorf("%s buffered=%v: events mismatch (-want +got):\n%s", f.name, cb, short(diff))
+					}
 				}
 			}
 		})
@@ -239,9 +313,24 @@ func short(s string) string {
 	return s
 }
 
+// withoutComments returns the data events of evs.
+func withoutComments(evs []ev) []ev {
+	var out []ev
+	for _, e := range evs {
+		if e.Name != commentName {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // refParse is a deliberately simple reference parser over the whole input: split into lines,
 // then apply the field rules.
-func refParse(in []byte) []ev {
+func refParse(in []byte) []ev { return refParseMode(in, false) }
+
+// refParseMode is refParse that, with comments set, also lists each comment line that comes
+// before any other line of an event, as ev{commentName, text}.
+func refParseMode(in []byte, comments bool) []ev {
 	s := strings.TrimPrefix(string(in), "\uFEFF")
 	var lines []string
 	for len(s) > 0 {
@@ -262,12 +351,13 @@ func refParse(in []byte) []ev {
 		name    string
 		data    []string
 		hasData bool
+		pending bool // a line of the current event was read
 	)
 	dispatch := func() {
 		if hasData {
 			evs = append(evs, ev{name, strings.Join(data, "\n")})
 		}
-		name, data, hasData = "", nil, false
+		name, data, hasData, pending = "", nil, false, false
 	}
 	for _, l := range lines {
 		switch {
@@ -275,8 +365,12 @@ func refParse(in []byte) []ev {
 			dispatch()
 			continue
 		case l[0] == ':':
+			if comments && !pending {
+				evs = append(evs, ev{commentName, strings.TrimPrefix(l[1:], " ")})
+			}
 			continue
 		}
+		pending = true
 		f, v, found := strings.Cut(l, ":")
 		if found {
 			v = strings.TrimPrefix(v, " ")
@@ -695,6 +789,21 @@ func TestAppendEvent(t *testing.T) {
 	}
 }
 
+func TestAppendComment(t *testing.T) {
+	for _, tc := range []struct{ text, want string }{
+		{"", ":\n\n"},
+		{"keep-alive", ": keep-alive\n\n"},
+		{" x", ":  x\n\n"},
+		{"a\r\ndata: injected", ": adata: injected\n\n"},
+		{"a\rb\nc", ": abc\n\n"},
+	} {
+		got := AppendComment([]byte("prefix:"), []byte(tc.text))
+		if string(got) != "prefix:"+tc.want {
+			t.Errorf("AppendComment(%q) = %q, want %q", tc.text, got, "prefix:"+tc.want)
+		}
+	}
+}
+
 func TestAppendEventRoundTrip(t *testing.T) {
 	want := []ev{
 		{"", ""},
@@ -776,8 +885,12 @@ func openAIStream() []byte {
 
 func TestNoAllocsSteadyState(t *testing.T) {
 	multi := []byte("event: e\ndata: {\"a\":\ndata: 1}\n\n: ping\n\n")
-	for name, stream := range map[string][]byte{"openai": openAIStream(), "multi-line": multi} {
+	pings := append([]byte(": keep-alive\n\n"), openAIStream()...)
+	for name, stream := range map[string][]byte{"openai": openAIStream(), "multi-line": multi, "comments": pings} {
 		rd := NewReader(newLoopReader(stream), 0)
+		if name == "comments" {
+			rd.ReturnComments()
+		}
 		for range 100 { // warm up the buffers
 			if _, err := rd.Next(); err != nil {
 				t.Fatal(err)
@@ -859,7 +972,7 @@ func BenchmarkLongLine(b *testing.B) {
 }
 
 func FuzzReader(f *testing.F) {
-	for _, tc := range readerCases {
+	for _, tc := range slices.Concat(readerCases, commentCases) {
 		if tc.max == 0 && len(tc.in) < 1000 {
 			f.Add([]byte(tc.in))
 		}
@@ -886,6 +999,14 @@ func FuzzReader(f *testing.F) {
 		if !slices.Equal(want, got) {
 			t.Fatalf("random: differs from refParse (-ref +got):\n%s", cmp.Diff(want, got))
 		}
+		want = refParseMode(in, true)
+		got, err = readAllMode(t, newRandReader(in, uint64(len(in))+1, 16), 0, true, true)
+		if err != io.EOF {
+			t.Fatalf("comments: error %v", err)
+		}
+		if !slices.Equal(want, got) {
+			t.Fatalf("comments: differs from refParseMode (-ref +got):\n%s", cmp.Diff(want, got))
+		}
 	})
 }
 
@@ -910,6 +1031,16 @@ func FuzzAppendEvent(f *testing.F) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("read back %q (-want +got):\n%s", enc, diff)
+		}
+		// The data as a comment is one comment line, whatever it holds.
+		enc = AppendComment(nil, data)
+		want = []ev{{commentName, strings.NewReplacer("\r", "", "\n", "").Replace(string(data))}}
+		got, err = readAllMode(t, bytes.NewReader(enc), 0, true, true)
+		if err != io.EOF {
+			t.Fatalf("comment: error %v", err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("comment read back %q (-want +got):\n%s", enc, diff)
 		}
 	})
 }

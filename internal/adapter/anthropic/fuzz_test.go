@@ -54,7 +54,8 @@ func FuzzTranslator(f *testing.F) {
 			if err != nil {
 				return // the reader's own limits, not the translator's business
 			}
-			chunks, done, err := tr.Event(ev)
+			out, err := tr.Event(ev)
+			chunks, done := out.Chunks, out.Done
 			check(chunks)
 			if err != nil {
 				asAdapterError(t, err)

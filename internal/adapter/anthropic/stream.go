@@ -48,10 +48,19 @@ type toolBlock struct {
 	gotArgs bool            // a non-empty input_json_delta was sent
 }
 
-// Event handles one upstream event. The event type is read from the data
+// Event handles one upstream event. Every well-formed event shows the
+// upstream at work, a ping or a thinking delta included; one that is not
+// JSON is judged by the next call (see malformed), and must not start the
+// stream meanwhile.
+func (t *translator) Event(ev sse.Event) (adapter.Output, error) {
+	chunks, done, err := t.event(ev)
+	return adapter.Output{Chunks: chunks, Done: done, Alive: t.malformed == nil}, err
+}
+
+// event converts one upstream event. The event type is read from the data
 // (compatible servers may leave out the event: line); an event named
 // "error" is an error whatever its data says.
-func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
+func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 	if t.done {
 		return nil, true, nil // nothing may follow message_stop
 	}

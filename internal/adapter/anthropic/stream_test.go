@@ -41,7 +41,8 @@ func translate(t testing.TB, src io.Reader, includeUsage bool) (streamResult, ad
 		if err != nil {
 			t.Fatalf("sse: %v", err)
 		}
-		chunks, done, err := tr.Event(ev)
+		out, err := tr.Event(ev)
+		chunks, done := out.Chunks, out.Done
 		res.chunks = append(res.chunks, copyChunks(chunks)...)
 		if err != nil || done {
 			res.done, res.err = done, err
@@ -154,6 +155,41 @@ func TestTranslatorThinking(t *testing.T) {
 						t.Errorf("tool call index %d, want 0 (the only tool call): %s", idx.Int(), c)
 					}
 				}
+			}
+		})
+	}
+}
+
+// Events that yield nothing for the client still show the upstream at
+// work (the stream turns them into keep-alive comments); a malformed event,
+// judged by the next call, does not.
+func TestTranslatorAlive(t *testing.T) {
+	const start = `{"type":"message_start","message":{"id":"msg_1","model":"claude-x","usage":{"input_tokens":1}}}`
+	tests := []struct {
+		name      string
+		events    []string // data of the events before the one checked
+		event     string
+		wantAlive bool
+	}{
+		{"ping before message_start", nil, `{"type":"ping"}`, true},
+		{"ping", []string{start}, `{"type":"ping"}`, true},
+		{"thinking block", []string{start}, `{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}`, true},
+		{"thinking delta", []string{start}, `{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"hmm"}}`, true},
+		{"signature delta", []string{start}, `{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}`, true},
+		{"unknown event type", []string{start}, `{"type":"server_tool_progress"}`, true},
+		{"malformed event", nil, `{"type":"message_start",`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := NewTranslator(false, created)
+			for _, d := range tt.events {
+				if _, err := tr.Event(sse.Event{Data: []byte(d)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := tr.Event(sse.Event{Data: []byte(tt.event)})
+			if err != nil || len(out.Chunks) != 0 || out.Done || out.Alive != tt.wantAlive {
+				t.Errorf("Event = %+v, %v; want no chunks, Alive %v", out, err, tt.wantAlive)
 			}
 		})
 	}

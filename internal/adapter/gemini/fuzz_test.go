@@ -49,7 +49,8 @@ func FuzzTranslator(f *testing.F) {
 			if err != nil {
 				break
 			}
-			chunks, _, err := tr.Event(ev)
+			out, err := tr.Event(ev)
+			chunks := out.Chunks
 			if !check(chunks, err) {
 				break
 			}

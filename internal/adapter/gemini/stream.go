@@ -42,22 +42,28 @@ type candidateState struct {
 }
 
 // Event handles one SSE event: a GenerateContentResponse, or a Google error.
-// Gemini never marks the end in band, so done is always false; End decides.
-func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
+// Gemini never marks the end in band, so Done is always false; End decides.
+// An event that yields nothing (thought parts only, say) is alive.
+func (t *translator) Event(ev sse.Event) (adapter.Output, error) {
+	chunks, err := t.event(ev)
+	return adapter.Output{Chunks: chunks, Alive: true}, err
+}
+
+func (t *translator) event(ev sse.Event) ([][]byte, error) {
 	data := bytes.TrimSpace(ev.Data)
 	if len(data) == 0 {
-		return nil, false, nil
+		return nil, nil
 	}
 	var resps []generateContentResponse
 	if data[0] == '[' {
 		// Not SSE framing, but seen for errors; accept it anyway.
 		if err := adapter.DecodeJSON(data, &resps); err != nil {
-			return nil, false, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
+			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 	} else {
 		var r generateContentResponse
 		if err := adapter.DecodeJSON(data, &r); err != nil {
-			return nil, false, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
+			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 		resps = []generateContentResponse{r}
 	}
@@ -66,10 +72,10 @@ func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
 		c, err := t.response(&resps[i], data)
 		chunks = append(chunks, c...)
 		if err != nil {
-			return chunks, false, err
+			return chunks, err
 		}
 	}
-	return chunks, false, nil
+	return chunks, nil
 }
 
 // response converts one GenerateContentResponse.

@@ -31,7 +31,8 @@ func translate(t testing.TB, r io.Reader, tr adapter.Translator) ([][]byte, erro
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, done, err := tr.Event(ev)
+		out, err := tr.Event(ev)
+		c, done := out.Chunks, out.Done
 		chunks = append(chunks, c...)
 		if err != nil {
 			return chunks, err

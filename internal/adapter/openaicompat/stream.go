@@ -8,8 +8,10 @@ import (
 	"aigateway/internal/sse"
 )
 
-// stream relays an upstream OpenAI SSE stream event by event. It reads on the
-// caller's goroutine; canceling the request context unblocks a pending read.
+// stream relays an upstream OpenAI SSE stream event by event, and its SSE
+// comments (": keep-alive", ": OPENROUTER PROCESSING") as they come. It
+// reads on the caller's goroutine; canceling the request context unblocks a
+// pending read.
 type stream struct {
 	call  *adapter.Call
 	r     *sse.Reader
@@ -18,7 +20,9 @@ type stream struct {
 }
 
 func newStream(call *adapter.Call, maxEvent int) *stream {
-	return &stream{call: call, r: sse.NewReader(call.Resp.Body, maxEvent)}
+	r := sse.NewReader(call.Body(), maxEvent)
+	r.ReturnComments()
+	return &stream{call: call, r: r}
 }
 
 // usageKey marks a chunk that carries a usage object (the others say
@@ -30,30 +34,29 @@ var usageKey = []byte(`"usage":{`)
 // Only such events are scanned for secrets; content chunks are not.
 var errorKey = []byte(`"error"`)
 
-func (s *stream) Next() ([]byte, error) {
+func (s *stream) Next() (adapter.Chunk, error) {
 	if s.done {
-		return nil, io.EOF
+		return adapter.Chunk{}, io.EOF
 	}
-	// Restart the idle countdown right before reading: the time the
-	// handler spent writing the last chunk to a slow client is not
-	// upstream silence.
-	s.call.Kick()
 	ev, err := s.r.Next()
 	if err != nil {
-		return nil, s.call.StreamError(err)
+		return adapter.Chunk{}, s.call.StreamError(err)
+	}
+	if ev.Comment {
+		return adapter.Chunk{Data: ev.Data, Comment: true}, nil
 	}
 	if sse.IsDone(ev.Data) {
 		s.done = true
 		s.call.Finished()
-		return nil, io.EOF
+		return adapter.Chunk{}, io.EOF
 	}
 	if bytes.Contains(ev.Data, usageKey) {
 		s.usage = usageOf(ev.Data)
 	}
 	if bytes.Contains(ev.Data, errorKey) {
-		return s.call.Redact(ev.Data), nil
+		return adapter.Chunk{Data: s.call.Redact(ev.Data)}, nil
 	}
-	return ev.Data, nil
+	return adapter.Chunk{Data: ev.Data}, nil
 }
 
 func (s *stream) Buffered() bool { return !s.done && s.r.Buffered() }

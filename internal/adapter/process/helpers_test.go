@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 //	                  create the file $RANFILE first when it is set
 //	env               print $PROCESS_TEST_FOO, "|" and the working directory
 //	gate              print "Hello", wait for the file $GATE, print " world"
+//	silent-gate       wait for the file $GATE (a model loading), print "Hello"
 //	utf8-gate         print "héllo 世界 🌍" in pieces split inside characters,
 //	                  waiting for $GATE1, $GATE2, $GATE3 between them
 //	invalid           print "a\xffb\xc3" (invalid, then an incomplete character)
@@ -76,6 +77,9 @@ func runHelper(mode string) int {
 		out.WriteString("Hello")
 		waitFile(os.Getenv("GATE"))
 		out.WriteString(" world")
+	case "silent-gate":
+		waitFile(os.Getenv("GATE"))
+		out.WriteString("Hello")
 	case "utf8-gate":
 		// "héllo 世界 🌍": é is c3 a9, 世 e4 b8 96, 界 e7 95 8c, 🌍 f0 9f 8c 8d.
 		out.Write([]byte("h\xc3"))
@@ -225,10 +229,14 @@ func text(c openai.ChatCompletion) string { return *c.Choices[0].Message.Content
 // next reads one chunk and decodes it.
 func next(t *testing.T, st adapter.Stream) (openai.Chunk, error) {
 	t.Helper()
-	data, err := st.Next()
+	item, err := st.Next()
 	if err != nil {
 		return openai.Chunk{}, err
 	}
+	if item.Comment || item.Event != nil {
+		t.Fatalf("Next returned %+v, want an unnamed event", item)
+	}
+	data := item.Data
 	var c openai.Chunk
 	if err := json.Unmarshal(data, &c); err != nil {
 		t.Fatalf("decoding chunk %s: %v", data, err)

@@ -1,7 +1,9 @@
 package process
 
 import (
+	"errors"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -24,6 +26,9 @@ type output struct {
 	cut   bool   // the output went beyond limit and was cut
 	done  bool
 	err   error // how reading ended: io.EOF, or the error of a closed pipe
+	// expired reports that the last read ended at a read deadline the
+	// caller set: no text yet, but the output goes on.
+	expired bool
 }
 
 func newOutput(r io.Reader, limit int, onCut func()) *output {
@@ -40,6 +45,9 @@ func (o *output) read() (text string, end bool) {
 	// One byte more than the limit allows tells that the program had more.
 	b := o.buf[:min(len(o.buf), o.limit-o.n+1)]
 	n, err := o.r.Read(b)
+	if o.expired = errors.Is(err, os.ErrDeadlineExceeded); o.expired {
+		err = nil
+	}
 	if o.n+n > o.limit {
 		n, o.cut = o.limit-o.n, true
 		o.onCut()

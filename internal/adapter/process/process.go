@@ -199,6 +199,14 @@ type Options struct {
 	// their names at debug level to Logger (nil means slog.Default()).
 	DropParams bool
 	Logger     *slog.Logger
+	// StartWithin bounds how long a streamed answer waits for the
+	// program's first output before the stream starts without it, so that
+	// the client gets the response headers and keep-alive comments while a
+	// program loads its weights for a minute. A program that fails before
+	// that is still an HTTP error (which the gateway may retry elsewhere);
+	// after it, a failure is an error event in the stream. Zero means wait
+	// for the first output however long it takes.
+	StartWithin time.Duration
 }
 
 // Adapter serves chat completions from a local program. It is safe for

@@ -56,6 +56,43 @@ func TestStreamDeliversEachReadAtOnce(t *testing.T) {
 	}
 }
 
+// With StartWithin, a stream starts once the program has been silent that
+// long (the gateway then keeps the client's connection alive), and its
+// output follows as it comes; a program that fails sooner is still an
+// error before the stream starts.
+func TestStreamStartsWithinWhileProgramIsSilent(t *testing.T) {
+	gate := tempPath(t, "gate")
+	o := helperOptions(t, "silent-gate", "GATE="+gate)
+	o.StartWithin = 50 * time.Millisecond
+	a := newAdapter(t, o)
+	// Should the stream wait for the output, the gate opens after 5 s.
+	late := time.AfterFunc(5*time.Second, func() { os.WriteFile(gate, nil, 0o644) })
+	defer late.Stop()
+	st := openStream(t, context.Background(), a, body(true, "", "user", "Hi"))
+	defer st.Close()
+	if _, err := os.Stat(gate); err == nil {
+		t.Error("the stream started only with the program's first output")
+	}
+	if role, err := next(t, st); err != nil || role.Choices[0].Delta.Role != "assistant" {
+		t.Fatalf("first chunk %+v, %v; want the role chunk", role, err)
+	}
+	open(t, gate)
+	if got := content(t, st); got != "Hello" {
+		t.Fatalf("content %q, want Hello", got)
+	}
+	if s := readRest(t, st); s.err != nil || s.finish != "stop" {
+		t.Errorf("rest %+v", s)
+	}
+
+	o = helperOptions(t, "fail", "PROCESS_TEST_SECRET="+testSecret)
+	o.StartWithin = 10 * time.Second
+	_, err := send(context.Background(), newAdapter(t, o), body(true, "", "user", "Hi"))
+	var ae *adapter.Error
+	if !errors.As(err, &ae) || ae.Err.Code != "process_failed" {
+		t.Errorf("Send = %v, want the process_failed error before the stream starts", err)
+	}
+}
+
 func TestStreamWithoutUsage(t *testing.T) {
 	a := newAdapter(t, helperOptions(t, "echo-stdin"))
 	s := readAll(t, openStream(t, context.Background(), a, body(true, "", "user", "abc")))

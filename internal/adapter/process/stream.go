@@ -2,6 +2,7 @@ package process
 
 import (
 	"io"
+	"time"
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/openai"
@@ -28,10 +29,12 @@ type stream struct {
 }
 
 // openStream reads until the program wrote some text or ended, so that a
-// program failing before any output is an HTTP error, not a stream event.
+// program failing before any output is an HTTP error, not a stream event;
+// but for at most Options.StartWithin, after which the stream starts with
+// the program still silent (loading, thinking).
 func (a *Adapter) openStream(p *proc, j *job, cw openai.ChunkWriter, includeUsage bool) (*adapter.Response, error) {
 	s := &stream{a: a, p: p, out: a.newOutput(p), cw: cw, includeUsage: includeUsage, promptTokens: j.promptTokens}
-	s.fill()
+	s.fillWithin(a.o.StartWithin)
 	if s.pending == "" && s.err != nil {
 		return nil, s.err
 	}
@@ -41,40 +44,59 @@ func (a *Adapter) openStream(p *proc, j *job, cw openai.ChunkWriter, includeUsag
 // fill reads until there is text to send or the output ended.
 func (s *stream) fill() {
 	for s.pending == "" && !s.ended {
-		s.pending, s.ended = s.out.read()
-		if s.ended {
-			s.finish, s.err = s.a.outcome(s.p, s.out)
-		}
+		s.read()
+	}
+}
+
+// fillWithin is fill that gives up after d (zero: never). It bounds the
+// reads with a deadline on the pipe rather than a goroutine, so that
+// standard output stays read on the request's goroutine only.
+func (s *stream) fillWithin(d time.Duration) {
+	if d <= 0 || s.p.stdout.SetReadDeadline(time.Now().Add(d)) != nil {
+		s.fill()
+		return
+	}
+	for s.pending == "" && !s.ended && !s.out.expired {
+		s.read()
+	}
+	s.p.stdout.SetReadDeadline(time.Time{}) //nolint:errcheck // a closed pipe has no deadline to clear
+}
+
+// read reads once.
+func (s *stream) read() {
+	s.pending, s.ended = s.out.read()
+	if s.ended {
+		s.finish, s.err = s.a.outcome(s.p, s.out)
 	}
 }
 
 // Next returns the role chunk, a content chunk per read, then the finish
 // chunk and the usage chunk (when asked for), then io.EOF. A failure after
 // output began is returned as an *adapter.Error after the text read so far.
-func (s *stream) Next() ([]byte, error) {
+func (s *stream) Next() (adapter.Chunk, error) {
 	if !s.roleSent {
 		s.roleSent = true
-		return s.cw.Role(), nil
+		return adapter.Chunk{Data: s.cw.Role()}, nil
 	}
 	s.fill()
 	if s.pending != "" {
 		t := s.pending
 		s.pending = ""
 		s.sent += len(t)
-		return s.cw.Content(t), nil
+		return adapter.Chunk{Data: s.cw.Content(t)}, nil
 	}
 	if s.err != nil {
-		return nil, s.err
+		return adapter.Chunk{}, s.err
 	}
 	if !s.finishSent {
 		s.finishSent = true
-		return s.cw.Finish(s.finish), nil
+		return adapter.Chunk{Data: s.cw.Finish(s.finish)}, nil
 	}
 	if s.includeUsage && !s.usageSent {
 		s.usageSent = true
-		return s.cw.Usage(usage(s.promptTokens, s.sent)), nil
+		return adapter.Chunk{Data: s.cw.Usage(usage(s.promptTokens, s.sent))}, nil
 	}
-	return nil, io.EOF
+	return adapter.Chunk{}, io.EOF
 }
 
 // Buffered is false: every chunk is worth a flush, and the next one waits

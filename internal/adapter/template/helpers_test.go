@@ -133,7 +133,7 @@ func drain(t *testing.T, s adapter.Stream) streamResult {
 		if i > 1000 {
 			t.Fatal("stream does not end")
 		}
-		data, err := s.Next()
+		item, err := s.Next()
 		if err == io.EOF {
 			return res
 		}
@@ -141,6 +141,11 @@ func drain(t *testing.T, s adapter.Stream) streamResult {
 			res.err = err
 			return res
 		}
+		if item.Comment {
+			res.events = append(res.events, "comment:"+string(item.Data))
+			continue
+		}
+		data := item.Data
 		var c openai.Chunk
 		if err := json.Unmarshal(data, &c); err != nil {
 			t.Fatalf("chunk %s: %v", data, err)

@@ -35,8 +35,14 @@ func newTranslator(a *Adapter, cw openai.ChunkWriter, includeUsage bool) *transl
 		includeUsage: includeUsage, finish: "stop"}
 }
 
-// Event handles one SSE data payload or JSONL line.
-func (t *translator) Event(ev sse.Event) ([][]byte, bool, error) {
+// Event handles one SSE data payload or JSONL line. Any event the upstream
+// sends, one without text included, shows it at work.
+func (t *translator) Event(ev sse.Event) (adapter.Output, error) {
+	chunks, done, err := t.event(ev)
+	return adapter.Output{Chunks: chunks, Done: done, Alive: true}, err
+}
+
+func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 	data := bytes.TrimSpace(ev.Data)
 	jsonl := t.cfg.Format == "jsonl"
 	if !jsonl && t.cfg.Done != "" && string(data) == t.cfg.Done {
@@ -136,13 +142,13 @@ func newSyntheticStream(cw openai.ChunkWriter, ans *answer, includeUsage bool) *
 	return s
 }
 
-func (s *syntheticStream) Next() ([]byte, error) {
+func (s *syntheticStream) Next() (adapter.Chunk, error) {
 	if len(s.chunks) == 0 {
-		return nil, io.EOF
+		return adapter.Chunk{}, io.EOF
 	}
 	c := s.chunks[0]
 	s.chunks = s.chunks[1:]
-	return c, nil
+	return adapter.Chunk{Data: c}, nil
 }
 
 func (s *syntheticStream) Buffered() bool       { return len(s.chunks) > 0 }
