@@ -275,10 +275,12 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// kickReader restarts the watchdog's idle countdown before every read, so
-// that it measures one wait for the upstream's next bytes: neither the time
-// the caller spent between two reads (writing to a slow client, say) nor
-// the time since the last whole event.
+// kickReader runs the watchdog's idle countdown only while a read waits on
+// the upstream: it restarts it before every read and pauses it when the
+// read returns. It so measures one wait for the upstream's next bytes:
+// neither the time the caller spends between two reads (writing to a slow
+// client, whose own write deadline bounds that) nor the time since the last
+// whole event.
 type kickReader struct {
 	r  io.Reader
 	wd *Watchdog
@@ -286,5 +288,7 @@ type kickReader struct {
 
 func (k *kickReader) Read(p []byte) (int, error) {
 	k.wd.Kick()
-	return k.r.Read(p)
+	n, err := k.r.Read(p)
+	k.wd.Pause()
+	return n, err
 }

@@ -34,6 +34,11 @@ func StartWatchdog(parent context.Context, firstByte, idle, total time.Duration)
 // Kick restarts the countdown with the idle timeout.
 func (w *Watchdog) Kick() { w.timer.Reset(w.idle) }
 
+// Pause stops the countdown until the next Kick: the caller is not waiting
+// for the upstream (it is writing what it read to a slow client, say), so
+// that time is not upstream silence.
+func (w *Watchdog) Pause() { w.timer.Stop() }
+
 // Extend restarts the countdown with a different timeout, for example a short
 // one while draining a finished response.
 func (w *Watchdog) Extend(d time.Duration) { w.timer.Reset(d) }
