@@ -64,6 +64,14 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 // immediate, and the last failure reaches the client at once.
 func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
 	var lastErr error
+	// A stream's upstream request (or program) must also stop when a
+	// keep-alive write finds that the client stopped reading, which the
+	// relay cannot see while it waits on the upstream.
+	ctx, abort := r.Context(), context.CancelCauseFunc(nil)
+	if req.Fields.Stream {
+		ctx, abort = context.WithCancelCause(ctx)
+		defer abort(nil)
+	}
 	for {
 		// Choose, wait, then pass the breaker: Next takes the breaker's
 		// slot (the single probe after a cool-down), which must not be
@@ -82,7 +90,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		}
 		rec.attempts++
 		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
-		resp, first, err := s.send(r.Context(), d, req)
+		resp, first, err := s.send(ctx, d, req)
 		if r.Context().Err() != nil { // the client left: not the upstream's fault
 			rec.status, rec.err = statusClientClosed, r.Context().Err()
 			if err == nil && resp.Stream != nil {
@@ -104,7 +112,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		if resp.Stream != nil {
-			s.relay(w, r, rec, resp.Stream, first)
+			s.relay(w, r, rec, resp.Stream, first, abort)
 			return
 		}
 		rec.usage = resp.Usage
@@ -386,7 +394,7 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // see. Each write is bounded by the write timeout: a client that stops
 // reading is dropped (499), which closes the stream, canceling the
 // upstream request or stopping the program.
-func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead) {
+func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
@@ -396,7 +404,7 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 	h["Cache-Control"] = noCache
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
-	sw := s.streamWriter(w, head.keepAlive)
+	sw := s.streamWriter(w, head.keepAlive, abort)
 	defer s.release(sw) // before st.Close: nothing writes once the handler returns
 	c, err := head.chunk, error(nil)
 	if head.ended {

@@ -2,9 +2,12 @@ package api
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +51,7 @@ func TestRelayWritesEveryKindOfItem(t *testing.T) {
 	rr := httptest.NewRecorder()
 	w := &logWriter{ResponseWriter: rr, rec: &record{start: time.Now()}}
 	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
-	s.relay(w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Data: []byte(`{"first":true}`)}})
+	s.relay(w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Data: []byte(`{"first":true}`)}}, nil)
 	want := "data: {\"first\":true}\n\n" +
 		"event: message_start\ndata: {\"type\":\"message_start\"}\n\n" +
 		": OPENROUTER PROCESSING\n\n" +
@@ -132,7 +135,7 @@ func TestKeepAliveNeverOverlapsTheRelay(t *testing.T) {
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		s.relay(w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: interval})
+		s.relay(w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: interval}, nil)
 		gw.done.Store(true)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -157,5 +160,63 @@ func TestKeepAliveNeverOverlapsTheRelay(t *testing.T) {
 		if !strings.Contains(out, "data: {\"i\":"+strconv.Itoa(i)+"}\n\n") {
 			t.Fatalf("event %d missing or cut: %q", i, out)
 		}
+	}
+}
+
+// ctxStream is an upstream that stays silent until its context is canceled.
+type ctxStream struct{ ctx context.Context }
+
+func (s *ctxStream) Next() (adapter.Chunk, error) {
+	<-s.ctx.Done()
+	return adapter.Chunk{}, context.Cause(s.ctx)
+}
+
+func (s *ctxStream) Buffered() bool       { return false }
+func (s *ctxStream) Usage() adapter.Usage { return adapter.Usage{} }
+func (s *ctxStream) Close() error         { return nil }
+
+// deafWriter is a client that stopped reading: once its buffers are full,
+// every write fails at the write deadline.
+type deafWriter struct {
+	header http.Header
+	writes atomic.Int32
+}
+
+func (d *deafWriter) Header() http.Header { return d.header }
+func (d *deafWriter) WriteHeader(int)     {}
+func (d *deafWriter) Write(p []byte) (int, error) {
+	if d.writes.Add(1) > 2 {
+		return 0, os.ErrDeadlineExceeded
+	}
+	return len(p), nil
+}
+
+// A keep-alive write that fails because the client stopped reading stops
+// the upstream request (or program) at once, although the relay is waiting
+// on a silent upstream and cannot see the failure itself.
+func TestFailedKeepAliveStopsTheUpstream(t *testing.T) {
+	ctx, abort := context.WithCancelCause(context.Background())
+	defer abort(nil)
+	dw := &deafWriter{header: http.Header{}}
+	s := New(Options{})
+	w := &logWriter{ResponseWriter: dw, rec: &record{start: time.Now()}}
+	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		s.relay(w, r, w.rec, &ctxStream{ctx: ctx}, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: 5 * time.Millisecond}, abort)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		abort(errors.New("test over"))
+		<-returned
+		t.Fatal("the relay kept waiting on a silent upstream after a keep-alive write failed")
+	}
+	if w.rec.status != statusClientClosed || w.rec.err == nil || !strings.Contains(w.rec.err.Error(), "the client stopped reading") {
+		t.Errorf("logged status %d, error %v; want 499 and the reason", w.rec.status, w.rec.err)
+	}
+	if ctx.Err() == nil {
+		t.Error("the upstream request was not canceled")
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -40,6 +41,9 @@ type streamWriter struct {
 	// err is a failed keep-alive write: the client left or stopped
 	// reading. The relay sees it once Next returns and ends the stream.
 	err error
+	// abort cancels the stream's upstream request with err, so that Next
+	// returns at once and the upstream (or program) stops; nil means none.
+	abort context.CancelCauseFunc
 }
 
 // maxPooledBuf bounds the buffer a pooled streamWriter keeps: one huge
@@ -48,12 +52,12 @@ const maxPooledBuf = 64 << 10
 
 // streamWriter returns a writer for a stream to w, with a keep-alive every
 // interval of silence (zero: none). The caller must release it.
-func (s *Server) streamWriter(w *logWriter, interval time.Duration) *streamWriter {
+func (s *Server) streamWriter(w *logWriter, interval time.Duration, abort context.CancelCauseFunc) *streamWriter {
 	sw, _ := s.writers.Get().(*streamWriter)
 	if sw == nil {
 		sw = &streamWriter{buf: make([]byte, 0, 1024)}
 	}
-	sw.w, sw.dl, sw.interval, sw.stopped, sw.err = w, newWriteDeadline(w, s.writeTimeout), interval, false, nil
+	sw.w, sw.dl, sw.interval, sw.stopped, sw.err, sw.abort = w, newWriteDeadline(w, s.writeTimeout), interval, false, nil, abort
 	sw.dl.extend()
 	if interval > 0 {
 		sw.pending.Add(1)
@@ -79,7 +83,7 @@ func (s *Server) release(sw *streamWriter) {
 	}
 	sw.mu.Unlock()
 	sw.pending.Wait()
-	sw.w, sw.dl, sw.err = nil, writeDeadline{}, nil
+	sw.w, sw.dl, sw.err, sw.abort = nil, writeDeadline{}, nil, nil
 	if cap(sw.buf) > maxPooledBuf {
 		sw.buf = make([]byte, 0, 1024)
 	}
@@ -111,14 +115,25 @@ func (sw *streamWriter) wait() {
 // re-arms the timer for when the next one may be due.
 func (sw *streamWriter) fire() {
 	defer sw.pending.Done()
+	if err := sw.keepAlive(); err != nil && sw.abort != nil {
+		// The relay waits in Next and cannot see the failed write: cancel
+		// the upstream request (or stop the program) so that Next returns
+		// and the relay ends the stream as the client's doing.
+		sw.abort(err)
+	}
+}
+
+// keepAlive writes one keep-alive under mu if one is due, and returns the
+// error of a write that failed (no more keep-alives are written then).
+func (sw *streamWriter) keepAlive() error {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	if sw.stopped {
-		return
+		return nil
 	}
 	if idle := time.Since(sw.dl.last); idle < sw.interval {
 		sw.arm(sw.interval - idle)
-		return
+		return nil
 	}
 	sw.dl.extend() // keep-alives are bounded by the write timeout too
 	_, err := sw.w.Write(keepAliveComment)
@@ -126,14 +141,11 @@ func (sw *streamWriter) fire() {
 		err = sw.w.FlushError()
 	}
 	if err != nil {
-		// No more keep-alives. The relay cannot be woken from Next (a
-		// Stream is not safe for concurrent use); it ends the stream when
-		// the upstream sends something or the client's leaving cancels
-		// the request.
 		sw.err = sw.dl.clientWriteError(err)
-		return
+		return sw.err
 	}
 	sw.arm(sw.interval)
+	return nil
 }
 
 // arm schedules the next callback; mu must be held.
