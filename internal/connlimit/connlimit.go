@@ -28,11 +28,13 @@ type Options struct {
 	// ReserveTimeout bounds the whole life of a reserve connection. Zero
 	// means DefaultReserveTimeout.
 	ReserveTimeout time.Duration
-	// EvictAfter is how long a connection must have been waiting for a
-	// request (just opened, or idle between two requests) before it may be
-	// closed to make room at the cap. Zero means DefaultEvictAfter. Reserve
-	// connections may be closed for a newer one after a tenth of it: a probe
-	// sends its request at once.
+	// EvictAfter is how long a connection must have been open without
+	// sending a request before it may be closed to make room at the cap;
+	// one idle between two requests (keep-alive) must have been idle five
+	// times as long, since its client may reuse it at any moment and a
+	// client does not resend a POST that met a closed connection. Zero
+	// means DefaultEvictAfter. Reserve connections may be closed for a newer
+	// one after a tenth of it: a probe sends its request at once.
 	EvictAfter time.Duration
 	// OnReject is called when a connection is closed at once because Max and
 	// the reserve are both taken by connections that may not be evicted;
@@ -51,10 +53,10 @@ const (
 // plus Reserve for probes.
 //
 // At the cap, a new connection takes the place of the one that has waited
-// longest for a request (opened and silent, or idle between two requests),
-// if that one has waited at least EvictAfter: a client that holds
-// connections without using them cannot lock others out, while a client
-// whose request is on its way is left alone. Connections busy with a
+// longest for a request: first one opened and still silent after
+// EvictAfter, else one idle between two requests for five times that. A
+// client that holds connections without using them cannot lock others
+// out, while a client whose request is on its way is left alone. Connections busy with a
 // request are never closed; their request and body deadlines bound them.
 // Only when nothing can be evicted does a new connection go to the reserve,
 // whose oldest silent connection likewise makes room for a newer one, so
@@ -69,8 +71,9 @@ type Listener struct {
 	mu       sync.Mutex
 	open     int      // normal connections
 	reserved int      // reserve connections
-	waiting  waitList // normal connections waiting for a request, oldest first
-	probes   waitList // reserve connections waiting for a request, oldest first
+	fresh    waitList // normal connections that sent no request yet, oldest first
+	idle     waitList // normal connections between two requests, oldest first
+	probes   waitList // reserve connections that sent no request yet, oldest first
 }
 
 // NewListener wraps ln.
@@ -117,7 +120,10 @@ func (l *Listener) admit(nc net.Conn, now time.Time) net.Conn {
 	l.mu.Lock()
 	var evict *conn
 	if l.open >= l.opts.Max {
-		evict = l.waiting.oldestSince(now.Add(-l.opts.EvictAfter))
+		evict = l.fresh.oldestSince(now.Add(-l.opts.EvictAfter))
+		if evict == nil {
+			evict = l.idle.oldestSince(now.Add(-5 * l.opts.EvictAfter))
+		}
 		if evict != nil {
 			l.release(evict) // its place goes to the new connection
 		}
@@ -141,7 +147,7 @@ func (l *Listener) admit(nc net.Conn, now time.Time) net.Conn {
 	if c.reserve {
 		l.probes.push(c, now)
 	} else {
-		l.waiting.push(c, now)
+		l.fresh.push(c, now)
 	}
 	l.mu.Unlock()
 	if evict != nil {
@@ -161,11 +167,10 @@ func (l *Listener) release(c *conn) {
 	c.counted = false
 	if c.reserve {
 		l.reserved--
-		l.probes.remove(c)
 	} else {
 		l.open--
-		l.waiting.remove(c)
 	}
+	c.unlist()
 }
 
 // Open returns the number of normal and reserve connections open now.
@@ -182,10 +187,6 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	if !ok {
 		return
 	}
-	list := &l.waiting
-	if c.reserve {
-		list = &l.probes
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !c.counted {
@@ -195,10 +196,12 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	case http.StateNew:
 		// admit listed it already, as waiting since it was accepted.
 	case http.StateIdle:
-		list.remove(c)
-		list.push(c, time.Now())
+		c.unlist()
+		if !c.reserve { // a reserve connection is closed after its one request
+			l.idle.push(c, time.Now())
+		}
 	default:
-		list.remove(c)
+		c.unlist()
 	}
 }
 
@@ -211,8 +214,15 @@ type conn struct {
 	// Guarded by l.mu:
 	counted    bool      // still holds a place
 	since      time.Time // when it started waiting for a request
-	prev, next *conn     // in its wait list, while listed
-	listed     bool
+	prev, next *conn     // in its wait list
+	list       *waitList // the list it is in, or nil
+}
+
+// unlist takes c out of the wait list it is in, if any; l.mu must be held.
+func (c *conn) unlist() {
+	if c.list != nil {
+		c.list.remove(c)
+	}
 }
 
 func (c *conn) Close() error {
@@ -241,7 +251,7 @@ func (c *conn) CloseWrite() error {
 type waitList struct{ head, tail *conn }
 
 func (w *waitList) push(c *conn, since time.Time) {
-	c.since, c.listed = since, true
+	c.since, c.list = since, w
 	c.prev, c.next = w.tail, nil
 	if w.tail != nil {
 		w.tail.next = c
@@ -252,9 +262,6 @@ func (w *waitList) push(c *conn, since time.Time) {
 }
 
 func (w *waitList) remove(c *conn) {
-	if !c.listed {
-		return
-	}
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
@@ -265,7 +272,7 @@ func (w *waitList) remove(c *conn) {
 	} else {
 		w.tail = c.prev
 	}
-	c.prev, c.next, c.listed = nil, nil, false
+	c.prev, c.next, c.list = nil, nil, nil
 }
 
 // oldestSince returns the connection that has waited longest, if it has

@@ -148,8 +148,9 @@ func TestIdleConnectionIsEvictedAtTheCap(t *testing.T) {
 	if resp := get(t, keepAlive, "/work"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("first request: %d", resp.StatusCode)
 	}
-	// keepAlive now sits idle between requests and holds the only place.
-	time.Sleep(100 * time.Millisecond)
+	// keepAlive now sits idle between requests and holds the only place;
+	// an idle connection may go after 5 x EvictAfter.
+	time.Sleep(300 * time.Millisecond)
 	fresh := dial(t, addr)
 	if resp := get(t, fresh, "/work"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("a new connection at the cap got %d; want the idle one evicted and 200", resp.StatusCode)
@@ -177,6 +178,30 @@ func TestSilentConnectionIsEvictedAtTheCap(t *testing.T) {
 	}
 	if !closedByServer(silent) {
 		t.Fatal("the silent connection was not closed")
+	}
+}
+
+// At the cap a silent new connection makes room before an idle keep-alive
+// one, whose client may reuse it at any moment (and does not resend a POST
+// that met a closed connection).
+func TestSilentGoesBeforeIdle(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 2, Reserve: 1, EvictAfter: 100 * time.Millisecond})
+	keepAlive := dial(t, addr)
+	if resp := get(t, keepAlive, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	silent := dial(t, addr)
+	waitOpen(t, ln, 2, 0)
+	time.Sleep(150 * time.Millisecond) // silent may go, keepAlive may not yet
+	fresh := dial(t, addr)
+	if resp := get(t, fresh, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("new connection at the cap: %d; want 200", resp.StatusCode)
+	}
+	if !closedByServer(silent) {
+		t.Fatal("the silent connection was not closed")
+	}
+	if resp := get(t, keepAlive, "/work"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the idle keep-alive connection was closed instead: %d", resp.StatusCode)
 	}
 }
 
