@@ -57,7 +57,7 @@ type Model struct {
 	Index       int           // position in the file's models array
 	ID          string        // what clients send as "model"
 	Adapter     string        // e.g. AdapterOpenAICompat
-	BaseURL     string        // API root including its version; trailing slashes trimmed
+	BaseURL     string        // API root including its version; trailing slashes trimmed; may end with a ?query, kept on every upstream URL
 	APIKey      string        // the literal key, or "" when APIKeyEnv is set or no key
 	APIKeyEnv   string        // variable name when api_key was "ENV:NAME"
 	Enabled     bool          // false keeps the entry in the file but out of service

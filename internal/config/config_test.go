@@ -101,15 +101,17 @@ var badFiles = map[string]string{
 	"headers-not-object.bad.json":          `: models[0] (id "x"): headers: must be an object, got array`,
 
 	// base_url
-	"base-url-missing.bad.json":  `: models[0] (id "x"): base_url: required`,
-	"base-url-empty.bad.json":    `: models[0] (id "x"): base_url: must not be empty`,
-	"base-url-ftp.bad.json":      `: models[0] (id "x"): base_url: must be an http or https URL, got scheme "ftp"`,
-	"base-url-no-host.bad.json":  `: models[0] (id "x"): base_url: must include a host`,
-	"base-url-relative.bad.json": `: models[0] (id "x"): base_url: must be an absolute http or https URL, e.g. https://api.openai.com/v1`,
-	"base-url-query.bad.json":    `: models[0] (id "x"): base_url: must not have a query`,
-	"base-url-fragment.bad.json": `: models[0] (id "x"): base_url: must not have a fragment`,
-	"base-url-userinfo.bad.json": `: models[0] (id "x"): base_url: must not contain user info (put credentials in api_key)`,
-	"base-url-bad-port.bad.json": `: models[0] (id "x"): base_url: not a valid URL: invalid port ":x" after host`,
+	"base-url-missing.bad.json":         `: models[0] (id "x"): base_url: required`,
+	"base-url-empty.bad.json":           `: models[0] (id "x"): base_url: must not be empty`,
+	"base-url-ftp.bad.json":             `: models[0] (id "x"): base_url: must be an http or https URL, got scheme "ftp"`,
+	"base-url-no-host.bad.json":         `: models[0] (id "x"): base_url: must include a host`,
+	"base-url-relative.bad.json":        `: models[0] (id "x"): base_url: must be an absolute http or https URL, e.g. https://api.openai.com/v1`,
+	"base-url-query-space.bad.json":     `: models[0] (id "x"): base_url: query: must be percent-encoded (found a space)`,
+	"base-url-query-semicolon.bad.json": `: models[0] (id "x"): base_url: query: must be name=value pairs separated by "&", percent-encoded`,
+	"base-url-query-escape.bad.json":    `: models[0] (id "x"): base_url: query: must be name=value pairs separated by "&", percent-encoded`,
+	"base-url-fragment.bad.json":        `: models[0] (id "x"): base_url: must not have a fragment`,
+	"base-url-userinfo.bad.json":        `: models[0] (id "x"): base_url: must not contain user info (put credentials in api_key)`,
+	"base-url-bad-port.bad.json":        `: models[0] (id "x"): base_url: not a valid URL: invalid port ":x" after host`,
 
 	// api_key (the files' secrets contain "SECRET", checked below)
 	"api-key-env-empty.bad.json": `: models[0] (id "x"): api_key: "ENV:" must be followed by an environment variable name`,

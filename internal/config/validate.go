@@ -266,8 +266,10 @@ func checkAdapter(name string) error {
 	return nil
 }
 
-// checkBaseURL returns s with trailing slashes trimmed, so that adapters can
-// append "/chat/completions" whether or not the file had one. Messages never
+// checkBaseURL returns s with trailing slashes trimmed from its path, so
+// that adapters can append "/chat/completions" whether or not the file had
+// one. A query (Azure OpenAI's ?api-version=...) is allowed and kept: the
+// adapters add their paths before it (adapter.JoinURL). Messages never
 // echo the URL: it could carry credentials.
 func checkBaseURL(s string) (string, error) {
 	if s == "" {
@@ -290,12 +292,31 @@ func checkBaseURL(s string) (string, error) {
 		return "", errors.New("must not contain user info (put credentials in api_key)")
 	case u.Hostname() == "":
 		return "", errors.New("must include a host")
-	case u.RawQuery != "" || u.ForceQuery:
-		return "", errors.New("must not have a query")
 	case strings.Contains(s, "#"):
 		return "", errors.New("must not have a fragment")
 	}
-	return strings.TrimRight(s, "/"), nil
+	path, query, _ := strings.Cut(s, "?")
+	if err := checkQuery(query); err != nil {
+		return "", fmt.Errorf("query: %w", err)
+	}
+	path = strings.TrimRight(path, "/")
+	if query == "" { // a bare "?" means no query
+		return path, nil
+	}
+	return path + "?" + query, nil
+}
+
+// checkQuery accepts a URL query as it is sent upstream: name=value pairs
+// separated by "&", percent-encoded. Values are not echoed: one may be a
+// key.
+func checkQuery(q string) error {
+	if strings.Contains(q, " ") {
+		return errors.New("must be percent-encoded (found a space)")
+	}
+	if _, err := url.ParseQuery(q); err != nil {
+		return errors.New(`must be name=value pairs separated by "&", percent-encoded`)
+	}
+	return nil
 }
 
 // setAPIKey stores a literal key or an environment variable name. Messages

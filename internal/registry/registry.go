@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +63,7 @@ type Deps struct {
 var constructors = map[string]func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error){
 	config.AdapterOpenAICompat: func(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 		return openaicompat.New(openaicompat.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 		}), nil
 	},
@@ -78,16 +77,19 @@ type unavailableError string
 
 func (e unavailableError) Error() string { return string(e) }
 
-// headerSecrets returns the resolved values of headers configured as
-// "ENV:NAME": secrets like the API key, kept out of error messages.
-func headerSecrets(m *config.Model, resolved map[string]string) []string {
+// entrySecrets returns the entry's secrets other than its API key, kept
+// out of error messages like the key: the resolved values of headers
+// configured as "ENV:NAME" or named like a credential (api-key, even
+// when written literally), and the values of base_url query parameters
+// named like one (?key=...), which a transport error quotes with the URL.
+func entrySecrets(m *config.Model, resolved map[string]string) []string {
 	var out []string
 	for name, v := range m.Headers {
-		if strings.HasPrefix(v, "ENV:") {
+		if strings.HasPrefix(v, "ENV:") || redact.IsCredentialName(name) {
 			out = append(out, resolved[name])
 		}
 	}
-	return out
+	return append(out, redact.QuerySecrets(m.BaseURL)...)
 }
 
 // timeouts converts the entry's per-phase timeouts for the adapters.
@@ -101,13 +103,13 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 	switch m.Protocol {
 	case config.ProtocolAnthropic:
 		return anthropic.New(anthropic.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 			DropParams: m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
-			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: headerSecrets(m, headers),
+			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 			FetchImages: m.FetchImages,
 			Fetch:       gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
@@ -120,7 +122,8 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 }
 
 // newTemplate builds a template adapter. Without a configured header that
-// uses {api_key}, the key is sent as a bearer token, the most common scheme.
+// uses {api_key} or carries its own credential (adapter.SetsCredential),
+// the key is sent as a bearer token, the most common scheme.
 func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps) (adapter.Adapter, error) {
 	t := m.Template
 	h := http.Header{"Content-Type": {"application/json"}}
@@ -129,15 +132,15 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 		keyUsed = keyUsed || strings.Contains(v, "{api_key}")
 		h.Set(name, headers[name])
 	}
-	if key != "" && !keyUsed {
+	if key != "" && !keyUsed && !adapter.SetsCredential(headers) {
 		h.Set("Authorization", "Bearer "+key)
 	}
 	o := template.Options{
-		ID: m.ID, URL: m.BaseURL + t.Path, Model: m.Model, Header: h, Body: t.Body,
+		ID: m.ID, URL: adapter.JoinURL(m.BaseURL, t.Path), Model: m.Model, Header: h, Body: t.Body,
 		Response:    template.ResponsePaths{Text: t.Response.Text, PromptTokens: t.Response.PromptTokens, CompletionTokens: t.Response.CompletionTokens, FinishReason: t.Response.FinishReason},
 		Temperature: m.Temperature, MaxTokens: m.MaxTokens,
 		Upstream: adapter.Upstream{ID: m.ID, Transport: d.Transport, Timeout: m.Timeout, Timeouts: timeouts(m),
-			Redactor: redact.New(append([]string{key}, headerSecrets(m, headers)...)...)},
+			Redactor: redact.New(append([]string{key}, entrySecrets(m, headers)...)...)},
 		DropParams: m.DropParams, Logger: d.Logger,
 	}
 	if s := t.Stream; s != nil {
@@ -227,7 +230,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	}
 	for i := range f.Models {
 		cm := &f.Models[i]
-		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
+		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redact.URL(cm.BaseURL),
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
@@ -393,13 +396,4 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
-}
-
-// redactURL drops credentials from a URL for logging.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return u.Redacted()
 }

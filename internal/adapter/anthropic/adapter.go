@@ -20,8 +20,8 @@ const APIVersion = "2023-06-01"
 // Options configure an Adapter. Zero values mean the documented defaults.
 type Options struct {
 	ID      string // model id clients use, for messages
-	BaseURL string // e.g. https://api.anthropic.com (a trailing /v1 is accepted)
-	APIKey  string // sent as x-api-key
+	BaseURL string // e.g. https://api.anthropic.com (a trailing /v1 is accepted); a query is kept
+	APIKey  string // sent as x-api-key, unless Headers carry their own credential (adapter.SetsCredential)
 	Model   string // upstream model name
 	// Temperature and MaxTokens are defaults for requests that do not set
 	// them; MaxTokens also replaces DefaultMaxTokens, since Anthropic
@@ -59,7 +59,7 @@ type Adapter struct {
 func New(o Options) *Adapter {
 	a := &Adapter{
 		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
-		url:         strings.TrimSuffix(o.BaseURL, "/v1") + "/v1/messages",
+		url:         messagesURL(o.BaseURL),
 		model:       o.Model,
 		temperature: o.Temperature,
 		maxTokens:   DefaultMaxTokens,
@@ -73,7 +73,7 @@ func New(o Options) *Adapter {
 	if o.MaxTokens != nil {
 		a.maxTokens = int64(*o.MaxTokens)
 	}
-	if o.APIKey != "" {
+	if o.APIKey != "" && !adapter.SetsCredential(o.Headers) {
 		a.header.Set("X-Api-Key", o.APIKey)
 	}
 	for k, v := range o.Headers {
@@ -81,6 +81,13 @@ func New(o Options) *Adapter {
 	}
 	a.up.Redactor = redact.New(append([]string{o.APIKey}, o.Secrets...)...)
 	return a
+}
+
+// messagesURL is the Messages endpoint under base, whose path may or may
+// not end with the API version and which may have a query.
+func messagesURL(base string) string {
+	root, query := adapter.CutQuery(base)
+	return adapter.JoinURL(strings.TrimSuffix(root, "/v1")+query, "/v1/messages")
 }
 
 // Send implements adapter.Adapter. Every error it returns has been

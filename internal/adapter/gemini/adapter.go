@@ -17,8 +17,8 @@ import (
 // Options configure an Adapter. Zero values mean the documented defaults.
 type Options struct {
 	ID      string // model id clients use, for messages
-	BaseURL string // e.g. https://generativelanguage.googleapis.com (a trailing /v1beta or /v1 is kept)
-	APIKey  string // sent as x-goog-api-key
+	BaseURL string // e.g. https://generativelanguage.googleapis.com (a trailing /v1beta or /v1 is kept); a query is kept
+	APIKey  string // sent as x-goog-api-key, unless Headers carry their own credential (adapter.SetsCredential)
 	Model   string // upstream model name
 	// Temperature and MaxTokens are defaults for requests that do not set them.
 	Temperature *float64
@@ -45,7 +45,9 @@ type Options struct {
 // Adapter serves OpenAI chat and embeddings requests from the Gemini API.
 type Adapter struct {
 	up          adapter.Upstream
-	root        string // base URL including the API version
+	generateURL string // the model's generateContent, streamGenerateContent and batchEmbedContents
+	streamURL   string
+	embedURL    string
 	header      http.Header
 	model       string
 	temperature *float64
@@ -57,13 +59,19 @@ type Adapter struct {
 
 // New returns an Adapter.
 func New(o Options) *Adapter {
-	root := o.BaseURL
+	root, query := adapter.CutQuery(o.BaseURL)
 	if !strings.HasSuffix(root, "/v1beta") && !strings.HasSuffix(root, "/v1") {
 		root += "/v1beta"
 	}
+	versioned := root + query
+	methodURL := func(method string) string {
+		return adapter.JoinURL(versioned, "/models/"+url.PathEscape(o.Model)+":"+method)
+	}
 	a := &Adapter{
 		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
-		root:        root,
+		generateURL: methodURL("generateContent"),
+		streamURL:   methodURL("streamGenerateContent?alt=sse"),
+		embedURL:    methodURL("batchEmbedContents"),
 		model:       o.Model,
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
@@ -71,7 +79,7 @@ func New(o Options) *Adapter {
 		dropParams:  o.DropParams,
 		log:         o.Logger,
 	}
-	if o.APIKey != "" {
+	if o.APIKey != "" && !adapter.SetsCredential(o.Headers) {
 		a.header.Set("X-Goog-Api-Key", o.APIKey)
 	}
 	for k, v := range o.Headers {
@@ -82,10 +90,6 @@ func New(o Options) *Adapter {
 		a.images = newFetcher(o.Fetch)
 	}
 	return a
-}
-
-func (a *Adapter) methodURL(method string) string {
-	return a.root + "/models/" + url.PathEscape(a.model) + ":" + method
 }
 
 // Send implements adapter.Adapter. Every error it returns has been
@@ -133,10 +137,10 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	params.LogDropped(ctx, a.log, a.up.ID, req.RequestID)
 	h := a.header.Clone()
-	target := a.methodURL("generateContent")
+	target := a.generateURL
 	if creq.Stream {
 		h.Set("Accept", "text/event-stream")
-		target = a.methodURL("streamGenerateContent") + "?alt=sse"
+		target = a.streamURL
 	}
 	if req.RequestID != "" {
 		h.Set("X-Request-Id", req.RequestID)
@@ -168,7 +172,7 @@ func (a *Adapter) embed(ctx context.Context, req *adapter.Request) (*adapter.Res
 	if err != nil {
 		return nil, err
 	}
-	call, err := a.up.Send(ctx, http.MethodPost, a.methodURL("batchEmbedContents"), a.header, body)
+	call, err := a.up.Send(ctx, http.MethodPost, a.embedURL, a.header, body)
 	if err != nil {
 		return nil, err
 	}

@@ -27,9 +27,12 @@ type Options struct {
 	// ID is the model id clients use; it appears in error messages.
 	ID string
 	// BaseURL is the API root including its version, without a trailing
-	// slash, e.g. https://api.openai.com/v1.
+	// slash, e.g. https://api.openai.com/v1. It may end with a query
+	// (Azure OpenAI's ?api-version=...), which every upstream URL keeps.
 	BaseURL string
-	// APIKey is sent as "Authorization: Bearer <APIKey>"; empty sends none.
+	// APIKey is sent as "Authorization: Bearer <APIKey>", unless Headers
+	// carry their own credential (see adapter.SetsCredential); empty sends
+	// none.
 	APIKey string
 	// Model is the upstream model name.
 	Model string
@@ -71,9 +74,9 @@ func New(o Options) *Adapter {
 		header:      http.Header{"Content-Type": {"application/json"}},
 	}
 	for op := adapter.OpChat; op <= adapter.OpEmbedding; op++ {
-		a.urls[op] = o.BaseURL + op.Path()
+		a.urls[op] = adapter.JoinURL(o.BaseURL, op.Path())
 	}
-	if o.APIKey != "" {
+	if o.APIKey != "" && !adapter.SetsCredential(o.Headers) {
 		a.header.Set("Authorization", "Bearer "+o.APIKey)
 	}
 	for k, v := range o.Headers {
