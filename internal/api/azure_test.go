@@ -119,3 +119,45 @@ func TestAzureDeployment(t *testing.T) {
 		}
 	}
 }
+
+// TestCredentialsInQueryAndHeadersRedacted: a key passed as a base_url
+// query parameter, and a literal credential header, are secrets like
+// api_key: an upstream that echoes them, and a transport error that quotes
+// the URL, reach neither the client nor the log; the log names the
+// upstream with the key's value replaced.
+func TestCredentialsInQueryAndHeadersRedacted(t *testing.T) {
+	const queryKey, headerKey = "query-secret-5551234", "header-secret-5559876"
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprintf(w, `{"error":{"message":"key %s with api-key %s refused (url %s)"}}`,
+			r.URL.Query().Get("key"), r.Header.Get("Api-Key"), r.URL.RequestURI())
+	}))
+	t.Cleanup(echo.Close)
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close() // nothing listens there any more: a transport error
+	g := startGateway(t, gatewayOptions{extraModels: fmt.Sprintf(`
+		{"id": "echo", "adapter": "openai_compat", "base_url": %q, "headers": {"api-key": %q}},
+		{"id": "dead", "adapter": "openai_compat", "base_url": %q}`,
+		echo.URL+"/v1?api-version=1&key="+queryKey, headerKey, dead.URL+"/v1?api-version=1&key="+queryKey)})
+
+	for _, model := range []string{"echo", "dead"} {
+		status, _, body := g.post(t, "/v1/chat/completions", `{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`)
+		if status < 400 {
+			t.Errorf("%s: status %d, want an error", model, status)
+		}
+		if strings.Contains(body, queryKey) || strings.Contains(body, headerKey) {
+			t.Errorf("%s: the client's error holds a secret: %s", model, body)
+		}
+		if model == "echo" && !strings.Contains(body, "[redacted]") {
+			t.Errorf("echo: the upstream's message lost more than its secrets: %s", body)
+		}
+	}
+	logs := g.logs.String()
+	if strings.Contains(logs, queryKey) || strings.Contains(logs, headerKey) {
+		t.Errorf("the log holds a secret:\n%s", logs)
+	}
+	if !strings.Contains(logs, "/v1?api-version=1&key=[redacted]") {
+		t.Errorf("the log does not name the upstream with its key redacted:\n%s", logs)
+	}
+}
