@@ -3,6 +3,8 @@ package api_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"sync"
 	"testing"
 )
 
@@ -47,5 +49,37 @@ func TestBaseURLQueryConvertingAdapters(t *testing.T) {
 	}
 	if got := r.Header.Get("X-Api-Key"); got != "" {
 		t.Errorf("anthropic with an Authorization header also sent x-api-key (redacted here): %d bytes", len(got))
+	}
+}
+
+// TestBaseURLQueryTemplate: a template model keeps base_url's query after
+// its path (whose own query follows), and an "api-key" header replaces
+// the default bearer token.
+func TestBaseURLQueryTemplate(t *testing.T) {
+	var mu sync.Mutex
+	var path, query, auth, apiKey string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		path, query, auth, apiKey = r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), r.Header.Get("Api-Key")
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"out": "hello"}`)
+	}))
+	t.Cleanup(up.Close)
+	g := startGateway(t, gatewayOptions{env: map[string]string{"TPL_KEY": "tpl-key-123456"}, extraModels: `
+		{"id": "tpl", "adapter": "custom_http", "protocol": "template", "base_url": "` + up.URL + `/api/?v=2",
+		 "api_key": "ENV:TPL_KEY", "headers": {"api-key": "{api_key}"},
+		 "template": {"path": "/generate?mode=text", "body": {"input": "{{prompt}}"}, "response": {"text": "out"}}}`})
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model":"tpl","messages":[{"role":"user","content":"hi"}]}`)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if path != "/api/generate" || query != "v=2&mode=text" {
+		t.Errorf("upstream saw %s?%s, want /api/generate?v=2&mode=text", path, query)
+	}
+	if apiKey != "tpl-key-123456" || auth != "" {
+		t.Errorf("api-key = %q, Authorization = %q; want the key in api-key and no Authorization", apiKey, auth)
 	}
 }

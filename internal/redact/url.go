@@ -6,19 +6,21 @@ import (
 )
 
 // IsCredentialName reports whether a query parameter or header name looks
-// like it carries a credential: key, api-key, api_key, access_token,
-// X-Auth-Token, client_secret, password, Azure's SAS "sig", Azure
-// Functions' "code", ... Case, "-" and "_" do not matter. It errs on the
-// side of secrecy: a false match only hides a harmless value.
+// like it carries a credential: key, api-key, api_key, x-api-key,
+// Ocp-Apim-Subscription-Key, access_token, X-Auth-Token, client_secret,
+// password, Authorization, Azure's SAS "sig", Azure Functions' "code", ...
+// Case, "-" and "_" do not matter. The name must end with the telling
+// word, so that "auth_mode" or "X-Token-Count" are not taken for one: a
+// Redactor searches for every secret in every error text, and a short
+// harmless value like "on" would be cut out of unrelated words.
 func IsCredentialName(name string) bool {
 	n := strings.ToLower(name)
 	n = strings.NewReplacer("-", "", "_", "").Replace(n)
-	switch n {
-	case "sig", "code", "pwd", "pass":
+	if n == "code" {
 		return true
 	}
-	for _, part := range [...]string{"key", "token", "secret", "password", "passwd", "auth", "signature", "credential"} {
-		if strings.Contains(n, part) {
+	for _, end := range [...]string{"key", "token", "secret", "password", "passwd", "pwd", "signature", "sig", "auth", "authorization", "credential", "credentials"} {
+		if strings.HasSuffix(n, end) {
 			return true
 		}
 	}

@@ -36,12 +36,12 @@ func TestQuerySecrets(t *testing.T) {
 }
 
 func TestIsCredentialName(t *testing.T) {
-	for _, n := range []string{"key", "api-key", "API_KEY", "apikey", "x-api-key", "Authorization", "access_token", "client_secret", "password", "sig", "code", "X-Goog-Api-Key"} {
+	for _, n := range []string{"key", "api-key", "API_KEY", "apikey", "x-api-key", "Authorization", "access_token", "client_secret", "password", "sig", "code", "X-Goog-Api-Key", "Ocp-Apim-Subscription-Key", "X-Auth-Token"} {
 		if !IsCredentialName(n) {
 			t.Errorf("IsCredentialName(%q) = false, want true", n)
 		}
 	}
-	for _, n := range []string{"api-version", "team", "alt", "model", "deployment", "X-Team"} {
+	for _, n := range []string{"api-version", "team", "alt", "model", "deployment", "X-Team", "auth_mode", "X-Token-Count", "keys_version"} {
 		if IsCredentialName(n) {
 			t.Errorf("IsCredentialName(%q) = true, want false", n)
 		}
