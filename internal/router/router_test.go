@@ -257,7 +257,10 @@ func TestPlanUnavailableModelFallsBack(t *testing.T) {
 		t.Errorf("plan = %v, want the fallback b/models[2]", got)
 	}
 	_, err := r.Plan("alone")
-	if err == nil || !strings.Contains(err.Error(), `The model "alone" is unavailable`) {
+	if err == nil || !strings.Contains(err.Error(), `The model "alone" is not configured on this gateway (no API key)`) {
 		t.Errorf("Plan(alone) error = %v, want model_unavailable", err)
+	}
+	if strings.Contains(err.Error(), "AIGW_ROUTER_TEST_UNSET") {
+		t.Errorf("Plan(alone) error names the variable, which the client would read: %v", err)
 	}
 }
