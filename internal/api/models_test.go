@@ -40,6 +40,10 @@ func TestModelsEndpoints(t *testing.T) {
 	if strings.Contains(body, "MISSING_KEY") {
 		t.Errorf("the client learns the variable name: %s", body)
 	}
+	waitFor(t, "the access line", func() bool { return strings.Contains(g.logs.String(), "model=nokey") })
+	if !strings.Contains(g.logs.String(), "environment variable MISSING_KEY is not set") {
+		t.Errorf("the log does not name the variable:\n%s", g.logs.String())
+	}
 
 	status, _, body = g.do(t, "GET", "/health", "")
 	var health map[string]any
