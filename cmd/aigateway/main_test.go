@@ -132,8 +132,11 @@ func TestRunServesAndDrainsOnShutdown(t *testing.T) {
 		t.Error("the gateway still accepts requests after shutdown")
 	}
 	log := logs.String()
-	if n := strings.Count(log, "model unavailable"); n != 1 || !strings.Contains(log, "AIGW_TEST_UNSET_KEY") {
-		t.Errorf("want one warning naming the unset variable, got %d:\n%s", n, log)
+	if n := strings.Count(log, `level=INFO msg="model not configured"`); n != 1 || !strings.Contains(log, "AIGW_TEST_UNSET_KEY") {
+		t.Errorf("want one INFO line naming the unset variable, got %d:\n%s", n, log)
+	}
+	if strings.Contains(log, "level=WARN") {
+		t.Errorf("a model without its key is logged as a warning:\n%s", log)
 	}
 }
 

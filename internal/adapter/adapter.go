@@ -129,4 +129,14 @@ type Usage struct {
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
+	// Estimated is true when some count is the gateway's estimate
+	// (EstimateTokens), not the upstream's: a local program, or a
+	// template whose upstream does not report that count.
+	Estimated bool
 }
+
+// EstimateTokens estimates a token count from a byte count: one token per
+// 4 bytes, rounded up, which is close for English text. It stands in for a
+// count the upstream does not report, so that usage is never a zero that
+// reads like a real count.
+func EstimateTokens(n int) int64 { return int64(n+3) / 4 }

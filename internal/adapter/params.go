@@ -6,6 +6,14 @@ import (
 	"unicode/utf8"
 )
 
+// CodeUnsupportedParameter is the one error code for a request that is valid
+// OpenAI but asks for something this model cannot honour: a parameter it
+// cannot carry, a value of one it does carry (parallel_tool_calls false for
+// Gemini, a json_object response_format for Anthropic), content it cannot
+// take (images for a text-only model). The error's param names the field.
+// A value that is wrong for any model is invalid_value instead.
+const CodeUnsupportedParameter = "unsupported_parameter"
+
 // Unsupported handles, for one request, the request parameters that an
 // adapter cannot carry to its upstream. By default each one is refused: a
 // 400 unsupported_parameter naming it, never a silent drop. With Drop (the
@@ -31,7 +39,7 @@ func (u *Unsupported) Refuse(param, format string, args ...any) *Error {
 		u.Dropped = append(u.Dropped, param)
 		return nil
 	}
-	return BadRequest(param, "unsupported_parameter", format, args...)
+	return BadRequest(param, CodeUnsupportedParameter, format, args...)
 }
 
 // LogDropped writes one debug line naming the dropped parameters, if any:

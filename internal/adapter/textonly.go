@@ -242,7 +242,7 @@ func (t TextOnly) Turns(msgs []openai.Message) ([]TextTurn, error) {
 	for i, m := range msgs {
 		text, onlyText := m.Content.PlainText()
 		if !onlyText {
-			return nil, BadRequest(fmt.Sprintf("messages[%d].content", i), "unsupported_value", "model %q (%s) accepts text only", t.ID, t.Kind)
+			return nil, BadRequest(fmt.Sprintf("messages[%d].content", i), CodeUnsupportedParameter, "model %q (%s) accepts text only", t.ID, t.Kind)
 		}
 		role := m.Role
 		switch role {
@@ -251,10 +251,10 @@ func (t TextOnly) Turns(msgs []openai.Message) ([]TextTurn, error) {
 		case "system", "user":
 		case "assistant":
 			if len(m.ToolCalls) > 0 {
-				return nil, BadRequest(fmt.Sprintf("messages[%d].tool_calls", i), "unsupported_value", "model %q (%s) does not support tool calls", t.ID, t.Kind)
+				return nil, BadRequest(fmt.Sprintf("messages[%d].tool_calls", i), CodeUnsupportedParameter, "model %q (%s) does not support tool calls", t.ID, t.Kind)
 			}
 		case "tool", "function":
-			return nil, BadRequest(fmt.Sprintf("messages[%d].role", i), "unsupported_value", "model %q (%s) does not support %s messages", t.ID, t.Kind, role)
+			return nil, BadRequest(fmt.Sprintf("messages[%d].role", i), CodeUnsupportedParameter, "model %q (%s) does not support %s messages", t.ID, t.Kind, role)
 		default:
 			return nil, BadRequest(fmt.Sprintf("messages[%d].role", i), "invalid_value", "messages[%d].role: unknown role %q", i, role)
 		}

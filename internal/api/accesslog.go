@@ -122,6 +122,9 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 	attrs = append(attrs, slog.Int("bytes_in", rec.bytesIn), slog.Int64("bytes_out", w.bytes))
 	if u := rec.usage; u.TotalTokens > 0 || u.PromptTokens > 0 {
 		attrs = append(attrs, slog.Int64("prompt_tokens", u.PromptTokens), slog.Int64("completion_tokens", u.CompletionTokens))
+		if u.Estimated {
+			attrs = append(attrs, slog.Bool("usage_estimated", true))
+		}
 	}
 	level := slog.LevelInfo
 	if rec.err != nil {

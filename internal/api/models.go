@@ -30,16 +30,18 @@ type healthModel struct {
 	ID         string            `json:"id"`
 	Deployment string            `json:"deployment"`
 	Adapter    string            `json:"adapter"`
-	Status     string            `json:"status"` // available, unavailable or disabled
+	Status     string            `json:"status"` // available, not_configured or disabled
 	Reason     string            `json:"reason,omitempty"`
 	Breaker    *breaker.Snapshot `json:"breaker,omitempty"`
 }
 
 // health serves GET /health: 200 while the gateway runs, with each
 // deployment's availability and circuit breaker. "degraded" means some
-// enabled deployment cannot serve or is out of rotation for a cool-down; a
-// deployment whose cool-down has passed is ready for a probe (half_open)
-// and no longer degrades the status, whether or not a request came since.
+// configured deployment is out of rotation for a cool-down (its breaker is
+// open); one without its key or program is "not_configured" and does not
+// degrade the status. A deployment whose cool-down has passed is ready for
+// a probe (half_open) and no longer degrades the status, whether or not a
+// request came since.
 func (s *Server) health(w http.ResponseWriter) {
 	b := healthBody{Status: "ok", Models: []healthModel{}}
 	s.router.Registry().Entries(func(id string, d *registry.Deployment) {
@@ -48,8 +50,9 @@ func (s *Server) health(w http.ResponseWriter) {
 		case !d.Enabled:
 			hm.Status = "disabled"
 		case d.Unavailable != "":
-			hm.Status, hm.Reason = "unavailable", d.Unavailable
-			b.Status = "degraded"
+			// A key or program this host does not have is configuration,
+			// not a failure: a first run without keys reads "ok".
+			hm.Status, hm.Reason = "not_configured", d.Unavailable
 		default:
 			snap := d.Breaker.Snapshot()
 			hm.Breaker = &snap

@@ -215,3 +215,28 @@ func TestProviderDropParams(t *testing.T) {
 	}
 	wantDropLog(t, g.logs.String(), "gemini-lenient", "logit_bias", "50256")
 }
+
+// A value or content a provider cannot honour gets the same code as a
+// parameter it cannot carry, with param naming the field: a client has
+// one code to handle, whichever adapter serves the model.
+func TestUnsupportedValuesShareOneCode(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: providerModels(map[string]any{}, map[string]any{}, "")})
+	image := `{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}`
+	cases := []struct {
+		name, model, body, param string
+	}{
+		{"anthropic json_object", "claude", `{"model":"claude","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}`, "response_format"},
+		{"gemini parallel_tool_calls false", "gemini", `{"model":"gemini","messages":[{"role":"user","content":"hi"}],"parallel_tool_calls":false,
+			"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}`, "parallel_tool_calls"},
+		{"gemini reasoning_effort", "gemini", `{"model":"gemini","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"xhigh"}`, "reasoning_effort"},
+		{"gemini image URL", "gemini", `{"model":"gemini","messages":[` + image + `]}`, "messages[0].content[0].image_url.url"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			status, _, body := g.post(t, "/v1/chat/completions", tc.body)
+			if status != http.StatusBadRequest || gjson.Get(body, "error.code").Str != "unsupported_parameter" || gjson.Get(body, "error.param").Str != tc.param {
+				t.Errorf("%s: %d %s\nwant 400 unsupported_parameter naming %s", tc.model, status, body, tc.param)
+			}
+		})
+	}
+}

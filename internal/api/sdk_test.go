@@ -218,7 +218,7 @@ func TestSDKErrorStatuses(t *testing.T) {
 		message string
 	}{
 		{"unknown model", "no-such-model", nil, 404, `The model "no-such-model" does not exist`},
-		{"unavailable model", "nokey", nil, 503, "NOKEY_API_KEY is not set"},
+		{"unavailable model", "nokey", nil, 503, `The model "nokey" is not configured on this gateway (no API key)`},
 		{"upstream 400", "chat", map[string]any{"status": 400, "error_message": "bad temperature"}, 400, "bad temperature"},
 		{"upstream 401", "chat", map[string]any{"status": 401}, 401, ""},
 		{"upstream 429", "chat", map[string]any{"status": 429, "retry_after": "7"}, 429, ""},

@@ -35,7 +35,7 @@ func processOptions(m *config.Model, d *Deps) (process.Options, error) {
 	p := m.Process
 	env, secrets, why, ok := p.ResolveEnv(d.LookupEnv)
 	if !ok {
-		return process.Options{}, unavailableError(why)
+		return process.Options{}, unavailableError{why: why, missing: missingProcessEnv}
 	}
 	o := process.Options{
 		ID: m.ID, Command: p.Command, Model: m.Model, Workdir: p.Workdir, Env: env, Secrets: secrets,
@@ -53,7 +53,7 @@ func processOptions(m *config.Model, d *Deps) (process.Options, error) {
 		return o, err
 	}
 	if why, ok := process.Check(&o); !ok {
-		return o, unavailableError(why)
+		return o, unavailableError{why: why, missing: missingProgram}
 	}
 	return o, nil
 }

@@ -71,11 +71,27 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 	config.AdapterProcess:    newProcess,
 }
 
-// unavailableError is a constructor's way to say "this model cannot serve
-// now, for this reason" rather than "the config is wrong".
-type unavailableError string
+// unavailableError is a constructor's way to say "this deployment is not
+// configured on this host, for this reason" rather than "the config is
+// wrong".
+type unavailableError struct {
+	// why is the operator's reason, naming the variable, header or
+	// program: for the log and /health.
+	why string
+	// missing says what is missing in words fit for any client, naming no
+	// variable, path or program: "no API key".
+	missing string
+}
 
-func (e unavailableError) Error() string { return string(e) }
+func (e unavailableError) Error() string { return e.why }
+
+// The words a client reads for each kind of missing setting.
+const (
+	missingAPIKey     = "no API key"
+	missingHeader     = "a credential header is not set"
+	missingProcessEnv = "a setting of its program is not set"
+	missingProgram    = "its program cannot run on this host"
+)
 
 // entrySecrets returns the entry's secrets other than its API key, kept
 // out of error messages like the key: the resolved values of headers
@@ -165,10 +181,15 @@ type Deployment struct {
 	Enabled  bool
 	// Adapter is nil when the deployment is disabled or unavailable.
 	Adapter adapter.Adapter
-	// Unavailable is why an enabled deployment cannot serve; empty when it can.
+	// Unavailable is why an enabled deployment is not configured on this
+	// host (an unset key variable, a missing program), naming the variable
+	// or program: for the log and /health only. Empty when it can serve.
 	Unavailable string
-	Weight      int
-	Priority    int
+	// Missing is the same in words fit for a client, naming no variable,
+	// path or program ("no API key"). Empty when it can serve.
+	Missing  string
+	Weight   int
+	Priority int
 	// Breaker takes the deployment out of rotation while it keeps failing.
 	// Its state lives in Deps.Breakers and survives reloads.
 	Breaker *breaker.Breaker
@@ -186,8 +207,12 @@ type Model struct {
 	Deployments []*Deployment
 	Fallbacks   []string
 	Retries     int
-	// Unavailable says why no deployment can serve; empty when one can.
+	// Unavailable says why no deployment can serve, for the log; empty
+	// when one can.
 	Unavailable string
+	// Missing is Unavailable in words fit for a client: no variable,
+	// path or program names.
+	Missing string
 	// ObjectJSON is the model's GET /v1/models/{id} body.
 	ObjectJSON []byte
 }
@@ -261,22 +286,26 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 			if !errors.As(why, &unavailable) {
 				return nil, fmt.Errorf("%s: %w", cm.Label(), why)
 			}
-			dep.Unavailable = string(unavailable)
-			d.Logger.Warn("model unavailable", "model", cm.ID, "deployment", dep.Label, "reason", dep.Unavailable)
+			dep.Unavailable, dep.Missing = unavailable.why, unavailable.missing
+			// Information, not a warning: a fresh start without keys is
+			// the expected first run, and /health lists it the same way.
+			d.Logger.Info("model not configured", "model", cm.ID, "deployment", dep.Label, "reason", dep.Unavailable)
 		}
 	}
 	d.Breakers.Retain(keys)
 	for _, m := range order {
-		var reasons []string
+		var reasons, missing []string
 		for _, dep := range m.Deployments {
 			if dep.Adapter != nil {
 				reasons = nil
 				break
 			}
 			reasons = append(reasons, dep.Unavailable)
+			missing = append(missing, dep.Missing)
 		}
 		if reasons != nil {
 			m.Unavailable = strings.Join(slices.Compact(reasons), "; ")
+			m.Missing = strings.Join(slices.Compact(missing), "; ")
 			continue
 		}
 		var obj modelObject
@@ -297,12 +326,12 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 // or program); any other error is a configuration error.
 func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 	key, why, ok := cm.ResolveAPIKey(d.LookupEnv)
-	var headers map[string]string
-	if ok {
-		headers, why, ok = cm.ResolveHeaders(d.LookupEnv, key)
-	}
 	if !ok {
-		return unavailableError(why)
+		return unavailableError{why: why, missing: missingAPIKey}
+	}
+	headers, why, ok := cm.ResolveHeaders(d.LookupEnv, key)
+	if !ok {
+		return unavailableError{why: why, missing: missingHeader}
 	}
 	// The reuse key covers the resolved secrets too: a rotated key in the
 	// environment must reach the upstream after a reload.

@@ -8,6 +8,7 @@
 package router
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -66,9 +67,11 @@ func notFound(id string) error {
 }
 
 func unavailable(m *registry.Model) error {
-	return &adapter.Error{Status: http.StatusServiceUnavailable, Err: openai.Error{
+	return &adapter.Error{Status: http.StatusServiceUnavailable, Cause: errors.New(m.Unavailable), Err: openai.Error{
 		Type: openai.TypeUnavailable, Param: "model", Code: "model_unavailable",
-		Message: fmt.Sprintf("The model %q is unavailable: %s", m.ID, m.Unavailable)}}
+		// The operator's reason names an environment variable or a program
+		// path: it goes to the log (Cause) and /health, not to every client.
+		Message: fmt.Sprintf("The model %q is not configured on this gateway (%s); ask the gateway operator", m.ID, m.Missing)}}
 }
 
 // Plan returns the attempt plan for a request for model id: the model's

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"aigateway/internal/adapter"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/registry"
@@ -257,7 +258,14 @@ func TestPlanUnavailableModelFallsBack(t *testing.T) {
 		t.Errorf("plan = %v, want the fallback b/models[2]", got)
 	}
 	_, err := r.Plan("alone")
-	if err == nil || !strings.Contains(err.Error(), `The model "alone" is unavailable`) {
-		t.Errorf("Plan(alone) error = %v, want model_unavailable", err)
+	var ae *adapter.Error
+	if !errors.As(err, &ae) || !strings.Contains(ae.Err.Message, `The model "alone" is not configured on this gateway (no API key)`) {
+		t.Fatalf("Plan(alone) error = %v, want model_unavailable", err)
+	}
+	if strings.Contains(ae.Err.Message, "AIGW_ROUTER_TEST_UNSET") {
+		t.Errorf("the client's message names the variable: %q", ae.Err.Message)
+	}
+	if !strings.Contains(err.Error(), "environment variable AIGW_ROUTER_TEST_UNSET is not set") {
+		t.Errorf("the error for the log does not name the variable: %v", err)
 	}
 }

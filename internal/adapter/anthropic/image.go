@@ -40,7 +40,7 @@ func dataURL(u, param string) (*imageSource, *adapter.Error) {
 		base64 = base64 || strings.EqualFold(strings.TrimSpace(f), "base64")
 	}
 	if !base64 {
-		return nil, invalid(param, "unsupported_value", "%s: image data URLs must be base64-encoded", param)
+		return nil, invalid(param, adapter.CodeUnsupportedParameter, "%s: image data URLs must be base64-encoded", param)
 	}
 	mt := strings.ToLower(strings.TrimSpace(fields[0]))
 	switch mt {
@@ -48,7 +48,7 @@ func dataURL(u, param string) (*imageSource, *adapter.Error) {
 		mt = "image/jpeg"
 	case "image/jpeg", "image/png", "image/gif", "image/webp":
 	default:
-		return nil, invalid(param, "unsupported_value",
+		return nil, invalid(param, adapter.CodeUnsupportedParameter,
 			"%s: image type %q is not supported by this model; use image/jpeg, image/png, image/gif or image/webp", param, mt)
 	}
 	return &imageSource{Type: "base64", MediaType: mt, Data: data}, nil

@@ -50,7 +50,7 @@ func convertMessages(msgs []openai.Message) (string, []message, *adapter.Error) 
 				blocks = []block{b}
 			}
 		default:
-			e = invalid(p+".role", "unsupported_value", "%s.role %q is not supported by this model", p, m.Role)
+			e = invalid(p+".role", adapter.CodeUnsupportedParameter, "%s.role %q is not supported by this model", p, m.Role)
 		}
 		if e != nil {
 			return "", nil, e
@@ -177,7 +177,7 @@ func assistantBlocks(m openai.Message, p string) ([]block, *adapter.Error) {
 // toolUse converts one assistant tool call; input is the parsed arguments.
 func toolUse(tc openai.ToolCall, p string) (block, *adapter.Error) {
 	if tc.Type != "" && tc.Type != "function" {
-		return block{}, invalid(p+".type", "unsupported_value", "%s.type %q is not supported by this model", p, tc.Type)
+		return block{}, invalid(p+".type", adapter.CodeUnsupportedParameter, "%s.type %q is not supported by this model", p, tc.Type)
 	}
 	if tc.ID == "" {
 		return block{}, invalid(p+".id", "missing_required_parameter", "%s.id is required", p)
@@ -240,5 +240,5 @@ func isText(typ string) bool { return typ == "text" || typ == "input_text" }
 
 func badPart(p string, j int, typ string) *adapter.Error {
 	param := fmt.Sprintf("%s.content[%d].type", p, j)
-	return invalid(param, "unsupported_value", "%s: content part type %q is not supported here by this model", param, typ)
+	return invalid(param, adapter.CodeUnsupportedParameter, "%s: content part type %q is not supported here by this model", param, typ)
 }

@@ -168,10 +168,10 @@ func convertResponseFormat(rf *openai.ResponseFormat) (*outputConfig, *adapter.E
 		}
 		return &outputConfig{Format: &outputFormat{Type: "json_schema", Schema: rf.JSONSchema.Schema}}, nil
 	case "json_object":
-		return nil, invalid("response_format", "unsupported_value",
+		return nil, invalid("response_format", adapter.CodeUnsupportedParameter,
 			`response_format {"type":"json_object"} is not supported by this model; use {"type":"json_schema",...} with a schema`)
 	}
-	return nil, invalid("response_format.type", "unsupported_value", "response_format type %q is not supported by this model", rf.Type)
+	return nil, invalid("response_format.type", adapter.CodeUnsupportedParameter, "response_format type %q is not supported by this model", rf.Type)
 }
 
 // isJSONObject reports whether raw is a JSON object (raw comes from a decoded

@@ -24,7 +24,7 @@ func convertTools(tools []openai.Tool) ([]tool, *adapter.Error) {
 	for i, t := range tools {
 		p := fmt.Sprintf("tools[%d]", i)
 		if t.Type != "function" {
-			return nil, invalid(p+".type", "unsupported_value", "%s.type %q is not supported by this model; only function tools are", p, t.Type)
+			return nil, invalid(p+".type", adapter.CodeUnsupportedParameter, "%s.type %q is not supported by this model; only function tools are", p, t.Type)
 		}
 		if t.Function.Name == "" {
 			return nil, invalid(p+".function.name", "missing_required_parameter", "%s.function.name is required", p)

@@ -52,7 +52,7 @@ func convertGenerationConfig(req *openai.ChatRequest, budget *schemaBudget, u *a
 	if req.ReasoningEffort != "" {
 		budget, ok := thinkingBudgets[req.ReasoningEffort]
 		if !ok {
-			return nil, badParam("reasoning_effort", "unsupported_value",
+			return nil, badParam("reasoning_effort", adapter.CodeUnsupportedParameter,
 				"reasoning_effort %q is not supported for Gemini models; use none, minimal, low, medium or high", req.ReasoningEffort)
 		}
 		g.ThinkingConfig = &thinkingConfig{ThinkingBudget: budget}

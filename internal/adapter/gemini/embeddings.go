@@ -85,7 +85,7 @@ func embeddingInputs(raw json.RawMessage) ([]string, error) {
 		inputs = []string{s}
 	} else if err := json.Unmarshal(raw, &inputs); err != nil {
 		if isTokenArray(raw) {
-			return nil, badParam("input", "unsupported_value", "input: token arrays are not supported for Gemini models; send text")
+			return nil, badParam("input", adapter.CodeUnsupportedParameter, "input: token arrays are not supported for Gemini models; send text")
 		}
 		return nil, badParam("input", "invalid_value", "input must be a string or an array of strings")
 	}

@@ -103,8 +103,8 @@ func TestEmbeddingsRequestErrors(t *testing.T) {
 	}
 	// Token arrays get a message that says why.
 	_, _, err := ConvertEmbeddingsRequest([]byte(`{"input":[1]}`), "m")
-	if ae := asAdapterError(t, err); ae.Err.Code != "unsupported_value" {
-		t.Errorf("token array code %q, want unsupported_value", ae.Err.Code)
+	if ae := asAdapterError(t, err); ae.Err.Code != "unsupported_parameter" {
+		t.Errorf("token array code %q, want unsupported_parameter", ae.Err.Code)
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 
 // badParam returns the 400 a client gets for a request field Gemini cannot
 // take or that is malformed. code is an OpenAI error code such as
-// "invalid_value" or "unsupported_value".
+// "invalid_value" or adapter.CodeUnsupportedParameter.
 func badParam(param, code, format string, args ...any) *adapter.Error {
 	e := adapter.Errorf(http.StatusBadRequest, openai.TypeInvalidRequest, code, format, args...)
 	e.Err.Param = param

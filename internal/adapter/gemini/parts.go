@@ -45,7 +45,7 @@ func contentParts(c *openai.MessageContent, i int, allowMedia bool, o *RequestOp
 			}
 			parts = append(parts, part{InlineData: b})
 		default:
-			return nil, badParam(param+".type", "invalid_value", "%s.type: content part type %q is not supported", param, p.Type)
+			return nil, badParam(param+".type", adapter.CodeUnsupportedParameter, "%s.type: content part type %q is not supported", param, p.Type)
 		}
 	}
 	return parts, nil
@@ -78,7 +78,7 @@ func imageBlob(url, param string, o *RequestOptions) (*blob, error) {
 		return nil, badParam(param, "invalid_value", "%s: must be an http(s) URL or a data: URL", param)
 	}
 	if o.FetchImage == nil {
-		return nil, badParam(param, "unsupported_value",
+		return nil, badParam(param, adapter.CodeUnsupportedParameter,
 			`%s: Gemini cannot take image URLs, only inline image data. Send the image as a data: URL (data:image/png;base64,...), or ask the gateway operator to set "fetch_images": true on this model so that the gateway downloads it`, param)
 	}
 	data, mime, err := o.FetchImage(url)
@@ -164,7 +164,7 @@ func fileBlob(raw json.RawMessage, param string) (*blob, error) {
 		return nil, badParam(param, "invalid_value", "%s must be an object", param)
 	}
 	if f.FileData == "" {
-		return nil, badParam(param+".file_id", "unsupported_value", "%s: file_id is not supported for Gemini models; send the file inline as file_data (a data: URL)", param)
+		return nil, badParam(param+".file_id", adapter.CodeUnsupportedParameter, "%s: file_id is not supported for Gemini models; send the file inline as file_data (a data: URL)", param)
 	}
 	if !strings.HasPrefix(f.FileData, "data:") {
 		// The OpenAI SDKs document file_data as a data URL; bare base64

@@ -153,7 +153,7 @@ func assistantParts(m *openai.Message, i int, calls map[string]knownCall, o *Req
 		tc := &m.ToolCalls[j]
 		param := fmt.Sprintf("messages[%d].tool_calls[%d]", i, j)
 		if tc.Type != "" && tc.Type != "function" {
-			return nil, badParam(param+".type", "invalid_value", "%s.type: %q tool calls are not supported for Gemini models", param, tc.Type)
+			return nil, badParam(param+".type", adapter.CodeUnsupportedParameter, "%s.type: %q tool calls are not supported for Gemini models", param, tc.Type)
 		}
 		if tc.Function.Name == "" {
 			return nil, badParam(param+".function.name", "invalid_value", "%s.function.name is required", param)

@@ -51,7 +51,7 @@ func convertTools(req *openai.ChatRequest, budget *schemaBudget) ([]tool, *toolC
 	// model made would lose work). So a client that relies on it gets a 400,
 	// unless no tool can be called anyway.
 	if req.ParallelToolCalls != nil && !*req.ParallelToolCalls && choice.Mode != "none" {
-		return nil, nil, badParam("parallel_tool_calls", "unsupported_value",
+		return nil, nil, badParam("parallel_tool_calls", adapter.CodeUnsupportedParameter,
 			"parallel_tool_calls: false is not supported for Gemini models, which may call several tools in one turn; omit it or set it to true")
 	}
 	return []tool{{FunctionDeclarations: decls}}, cfg, nil
@@ -61,7 +61,7 @@ func convertTools(req *openai.ChatRequest, budget *schemaBudget) ([]tool, *toolC
 func declaration(t *openai.Tool, i int, budget *schemaBudget) (functionDeclaration, error) {
 	param := fmt.Sprintf("tools[%d]", i)
 	if t.Type != "function" {
-		return functionDeclaration{}, badParam(param+".type", "unsupported_value",
+		return functionDeclaration{}, badParam(param+".type", adapter.CodeUnsupportedParameter,
 			"%s.type: %q tools are not supported for Gemini models; only function tools are", param, t.Type)
 	}
 	f := &t.Function

@@ -97,10 +97,10 @@ func exitText(err error) string {
 }
 
 func usage(promptTokens int64, completionBytes int) openai.Usage {
-	c := estimateTokens(completionBytes)
+	c := adapter.EstimateTokens(completionBytes)
 	return openai.Usage{PromptTokens: promptTokens, CompletionTokens: c, TotalTokens: promptTokens + c}
 }
 
 func adapterUsage(u openai.Usage) adapter.Usage {
-	return adapter.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens}
+	return adapter.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, TotalTokens: u.TotalTokens, Estimated: true}
 }

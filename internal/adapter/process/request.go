@@ -73,7 +73,7 @@ func (a *Adapter) job(req *openai.ChatRequest) (*job, error) {
 	if a.promptArg && strings.IndexByte(prompt, 0) >= 0 {
 		return nil, adapter.BadRequest("messages", "invalid_value", "model %q (process) passes the prompt as a command-line argument, which cannot hold a NUL character", a.o.ID)
 	}
-	j := &job{prompt: prompt, stdin: !a.promptArg, promptTokens: estimateTokens(len(prompt)), argv: make([]string, len(a.args))}
+	j := &job{prompt: prompt, stdin: !a.promptArg, promptTokens: adapter.EstimateTokens(len(prompt)), argv: make([]string, len(a.args))}
 	for i, ar := range a.args {
 		s := ar.render(v)
 		if ar.leading != phNone && s != "" && s[0] == '-' {
@@ -152,7 +152,3 @@ func (a *Adapter) prompt(msgs []PromptMessage) (string, error) {
 	}
 	return b.String(), nil
 }
-
-// estimateTokens estimates a token count from a byte count: one token per
-// 4 bytes, rounded up, which is close for English text.
-func estimateTokens(n int) int64 { return int64(n+3) / 4 }

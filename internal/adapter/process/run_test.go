@@ -46,7 +46,7 @@ func TestStreamDeliversEachReadAtOnce(t *testing.T) {
 	if s.usage == nil || s.usage.PromptTokens != 2 || s.usage.CompletionTokens != 3 || s.usage.TotalTokens != 5 {
 		t.Errorf("usage %+v, want 2 + 3 (ceil(8/4), ceil(11/4))", s.usage)
 	}
-	if got := st.Usage(); got != (adapter.Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5}) {
+	if got := st.Usage(); got != (adapter.Usage{PromptTokens: 2, CompletionTokens: 3, TotalTokens: 5, Estimated: true}) {
 		t.Errorf("Usage() = %+v", got)
 	}
 	for _, c := range s.chunks {

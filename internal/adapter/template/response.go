@@ -18,7 +18,7 @@ type answer struct {
 	text               string
 	finish             string
 	prompt, completion int64
-	hasUsage           bool
+	estimated          bool // some count is the gateway's estimate
 }
 
 // invalidResponse is a 502 for a 2xx upstream answer the template cannot read.
@@ -28,8 +28,12 @@ func (a *Adapter) invalidResponse(format string, args ...any) *adapter.Error {
 		Message: fmt.Sprintf("model %q: ", a.up.ID) + fmt.Sprintf(format, args...)}}
 }
 
-// answer reads a 2xx non-stream response with the configured paths.
-func (a *Adapter) answer(body []byte) (*answer, error) {
+// answer reads a 2xx non-stream response with the configured paths. A
+// token count the upstream does not report (no path configured, or none at
+// it) is estimated like a process model's: prompt_tokens from the size of
+// the request body sent (sentBytes), completion_tokens from the answer
+// text.
+func (a *Adapter) answer(body []byte, sentBytes int) (*answer, error) {
 	// Validate with a depth limit before gjson reads the paths: its readers
 	// recurse, and its own validator overflowed the stack on deep input.
 	if err := jsonlimit.Validate(body); err != nil {
@@ -43,11 +47,14 @@ func (a *Adapter) answer(body []byte) (*answer, error) {
 		return nil, a.invalidResponse("the upstream response has no text at %s", a.resp.Text)
 	}
 	ans := &answer{text: text.Str, finish: "stop"}
-	ans.prompt, ans.hasUsage = tokens(body, a.resp.PromptTokens)
-	var ok bool
-	if ans.completion, ok = tokens(body, a.resp.CompletionTokens); ok {
-		ans.hasUsage = true
+	var promptOK, completionOK bool
+	if ans.prompt, promptOK = tokens(body, a.resp.PromptTokens); !promptOK {
+		ans.prompt = adapter.EstimateTokens(sentBytes)
 	}
+	if ans.completion, completionOK = tokens(body, a.resp.CompletionTokens); !completionOK {
+		ans.completion = adapter.EstimateTokens(len(ans.text))
+	}
+	ans.estimated = !promptOK || !completionOK
 	if r, ok := finishOf(body, a.resp.FinishReason); ok {
 		ans.finish = r
 	}
@@ -57,10 +64,8 @@ func (a *Adapter) answer(body []byte) (*answer, error) {
 // chatCompletion encodes the answer as an OpenAI chat.completion.
 func (ans *answer) chatCompletion(cw openai.ChunkWriter) []byte {
 	c := openai.ChatCompletion{ID: cw.ID, Object: "chat.completion", Created: cw.Created, Model: cw.Model,
-		Choices: []openai.Choice{{Message: openai.ResponseMessage{Role: "assistant", Content: &ans.text}, FinishReason: ans.finish}}}
-	if ans.hasUsage {
-		c.Usage = openaiUsage(ans.prompt, ans.completion)
-	}
+		Choices: []openai.Choice{{Message: openai.ResponseMessage{Role: "assistant", Content: &ans.text}, FinishReason: ans.finish}},
+		Usage:   openaiUsage(ans.prompt, ans.completion)}
 	b, err := json.Marshal(c)
 	if err != nil { // the openai types always encode
 		panic(fmt.Sprintf("template: encoding a completion: %v", err))
@@ -69,7 +74,8 @@ func (ans *answer) chatCompletion(cw openai.ChunkWriter) []byte {
 }
 
 func (ans *answer) usage() adapter.Usage {
-	return adapter.Usage{PromptTokens: ans.prompt, CompletionTokens: ans.completion, TotalTokens: ans.prompt + ans.completion}
+	return adapter.Usage{PromptTokens: ans.prompt, CompletionTokens: ans.completion, TotalTokens: ans.prompt + ans.completion,
+		Estimated: ans.estimated}
 }
 
 func openaiUsage(prompt, completion int64) *openai.Usage {

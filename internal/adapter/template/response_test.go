@@ -30,25 +30,28 @@ func TestResponse(t *testing.T) {
 			wantUsage: adapter.Usage{PromptTokens: 3, CompletionTokens: 5, TotalTokens: 8},
 		},
 		{
-			name:     "no usage, no finish reason",
-			upstream: `{"output":{"text":""}}`,
-			want:     `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":"stop"}]}`,
+			name:      "no usage, no finish reason",
+			upstream:  `{"output":{"text":""}}`,
+			want:      `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":23,"completion_tokens":0,"total_tokens":23}}`,
+			wantUsage: adapter.Usage{PromptTokens: 23, CompletionTokens: 0, TotalTokens: 23, Estimated: true}, // estimated from the body sent
 		},
 		{
 			name:      "only completion tokens; max_tokens is length",
 			upstream:  `{"output":{"text":"cut","stop_reason":"MAX_TOKENS"},"usage":{"input":"n/a","output":7}}`,
-			want:      `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"cut","refusal":null},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":0,"completion_tokens":7,"total_tokens":7}}`,
-			wantUsage: adapter.Usage{CompletionTokens: 7, TotalTokens: 7},
+			want:      `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"cut","refusal":null},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":23,"completion_tokens":7,"total_tokens":30}}`,
+			wantUsage: adapter.Usage{PromptTokens: 23, CompletionTokens: 7, TotalTokens: 30, Estimated: true},
 		},
 		{
-			name:     "length in any case",
-			upstream: `{"output":{"text":"cut","stop_reason":"Length"}}`,
-			want:     `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"cut","refusal":null},"logprobs":null,"finish_reason":"length"}]}`,
+			name:      "length in any case",
+			upstream:  `{"output":{"text":"cut","stop_reason":"Length"}}`,
+			want:      `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"cut","refusal":null},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":23,"completion_tokens":1,"total_tokens":24}}`,
+			wantUsage: adapter.Usage{PromptTokens: 23, CompletionTokens: 1, TotalTokens: 24, Estimated: true},
 		},
 		{
-			name:     "null finish reason is the default",
-			upstream: `{"output":{"text":"x","stop_reason":null}}`,
-			want:     `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"x","refusal":null},"logprobs":null,"finish_reason":"stop"}]}`,
+			name:      "null finish reason is the default",
+			upstream:  `{"output":{"text":"x","stop_reason":null}}`,
+			want:      `{"object":"chat.completion","model":"big-1","choices":[{"index":0,"message":{"role":"assistant","content":"x","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":23,"completion_tokens":1,"total_tokens":24}}`,
+			wantUsage: adapter.Usage{PromptTokens: 23, CompletionTokens: 1, TotalTokens: 24, Estimated: true},
 		},
 	}
 	for _, tt := range tests {

@@ -28,11 +28,16 @@ type translator struct {
 	started            bool // the role chunk was sent
 	finish             string
 	prompt, completion int64
+	// promptSeen and completionSeen say whether the upstream reported the
+	// count; until it does, the count is estimated from sentBytes (the
+	// request body) and textBytes (the text sent so far).
+	promptSeen, completionSeen bool
+	sentBytes, textBytes       int
 }
 
-func newTranslator(a *Adapter, cw openai.ChunkWriter, includeUsage bool) *translator {
+func newTranslator(a *Adapter, cw openai.ChunkWriter, includeUsage bool, sentBytes int) *translator {
 	return &translator{cw: cw, id: a.up.ID, redactor: a.up.Redactor, cfg: *a.stream, finishPath: a.resp.FinishReason,
-		includeUsage: includeUsage, finish: "stop"}
+		includeUsage: includeUsage, finish: "stop", sentBytes: sentBytes}
 }
 
 // Event handles one SSE data payload or JSONL line. Any event the upstream
@@ -64,10 +69,10 @@ func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 		}
 	}
 	if n, ok := tokens(data, t.cfg.PromptTokens); ok {
-		t.prompt = n
+		t.prompt, t.promptSeen = n, true
 	}
 	if n, ok := tokens(data, t.cfg.CompletionTokens); ok {
-		t.completion = n
+		t.completion, t.completionSeen = n, true
 	}
 	if r, ok := finishOf(data, t.finishPath); ok {
 		t.finish = r
@@ -75,6 +80,7 @@ func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 	var chunks [][]byte
 	if text.Type == gjson.String && text.Str != "" {
 		chunks = append(t.start(chunks), t.cw.Content(text.Str))
+		t.textBytes += len(text.Str)
 	}
 	if jsonl && t.cfg.Done != "" && gjson.GetBytes(data, t.cfg.Done).Bool() {
 		return t.end(chunks), true, nil
@@ -90,8 +96,18 @@ func (t *translator) End() ([][]byte, error) {
 	return t.end(nil), nil
 }
 
+// Usage is the upstream's counts where it reported them, estimates where
+// it did not.
 func (t *translator) Usage() adapter.Usage {
-	return adapter.Usage{PromptTokens: t.prompt, CompletionTokens: t.completion, TotalTokens: t.prompt + t.completion}
+	u := adapter.Usage{PromptTokens: t.prompt, CompletionTokens: t.completion}
+	if !t.promptSeen {
+		u.PromptTokens, u.Estimated = adapter.EstimateTokens(t.sentBytes), true
+	}
+	if !t.completionSeen {
+		u.CompletionTokens, u.Estimated = adapter.EstimateTokens(t.textBytes), true
+	}
+	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	return u
 }
 
 // start prepends the role chunk once.
@@ -107,7 +123,8 @@ func (t *translator) start(chunks [][]byte) [][]byte {
 func (t *translator) end(chunks [][]byte) [][]byte {
 	chunks = append(t.start(chunks), t.cw.Finish(t.finish))
 	if t.includeUsage {
-		chunks = append(chunks, t.cw.Usage(*openaiUsage(t.prompt, t.completion)))
+		u := t.Usage()
+		chunks = append(chunks, t.cw.Usage(*openaiUsage(u.PromptTokens, u.CompletionTokens)))
 	}
 	return chunks
 }

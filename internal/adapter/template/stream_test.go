@@ -108,7 +108,7 @@ func TestStreamSSE(t *testing.T) {
 			wantUsage: adapter.Usage{PromptTokens: 4, CompletionTokens: 3, TotalTokens: 7},
 		},
 		{
-			name: "no usage chunk unless asked; finish from the response path", format: "sse", done: "[DONE]",
+			name: "no usage chunk unless asked; finish from the response path", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "sse", done: "[DONE]",
 			upstream: []string{
 				"data: {\"token\":{\"text\":\"a\"}}\n\n",
 				"data: {\"token\":{\"text\":\"b\"},\"output\":{\"stop_reason\":\"max_new_tokens\"}}\n\n",
@@ -117,12 +117,12 @@ func TestStreamSSE(t *testing.T) {
 			want: []string{"role", "content:a", "content:b", "finish:length"},
 		},
 		{
-			name: "empty stream still has role and finish", format: "sse", done: "[DONE]", client: streamHelloUsage,
+			name: "empty stream still has role and finish", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 0, TotalTokens: 27, Estimated: true}, format: "sse", done: "[DONE]", client: streamHelloUsage,
 			upstream: []string{"data: [DONE]\n\n"},
-			want:     []string{"role", "finish:stop", "usage:0/0/0"},
+			want:     []string{"role", "finish:stop", "usage:27/0/27"}, // estimated from the body sent
 		},
 		{
-			name: "EOF before [DONE] is incomplete", format: "sse", done: "[DONE]",
+			name: "EOF before [DONE] is incomplete", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "sse", done: "[DONE]",
 			upstream: []string{"data: {\"token\":{\"text\":\"a\"}}\n\n"},
 			want:     []string{"role", "content:a"},
 			wantCode: "stream_incomplete", wantMsg: "ended the stream before it was complete",
@@ -134,18 +134,18 @@ func TestStreamSSE(t *testing.T) {
 			wantUsage: adapter.Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3},
 		},
 		{
-			name: "in-band error", format: "sse", done: "[DONE]",
+			name: "in-band error", format: "sse", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, done: "[DONE]",
 			upstream: []string{"data: {\"token\":{\"text\":\"a\"}}\n\n", "event: error\ndata: {\"error\":{\"message\":\"overloaded\"}}\n\n"},
 			want:     []string{"role", "content:a"},
 			wantCode: "upstream_error", wantMsg: `model "my-llm": the upstream reported an error in the stream: overloaded`,
 		},
 		{
-			name: "non-JSON event", format: "sse", done: "[DONE]",
+			name: "non-JSON event", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 0, TotalTokens: 27, Estimated: true}, format: "sse", done: "[DONE]",
 			upstream: []string{"data: hello\n\n"},
 			wantCode: "upstream_invalid_response", wantMsg: "not JSON",
 		},
 		{
-			name: "oversized event", format: "sse", done: "[DONE]", maxRespond: 64,
+			name: "oversized event", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 0, TotalTokens: 27, Estimated: true}, format: "sse", done: "[DONE]", maxRespond: 64,
 			upstream: []string{"data: {\"token\":{\"text\":\"" + strings.Repeat("x", 100) + "\"}}\n\n"},
 			wantCode: "upstream_response_too_large",
 		},
@@ -167,34 +167,34 @@ func TestStreamJSONL(t *testing.T) {
 			wantUsage: adapter.Usage{PromptTokens: 5, CompletionTokens: 3, TotalTokens: 8},
 		},
 		{
-			name: "done as a string and the finish path", format: "jsonl", done: "status.final",
+			name: "done as a string and the finish path", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "jsonl", done: "status.final",
 			upstream: []string{"{\"token\":{\"text\":\"a\"}}\n", "{\"status\":{\"final\":\"true\"},\"output\":{\"stop_reason\":\"length\"}}\n"},
 			want:     []string{"role", "content:a", "finish:length"},
 		},
 		{
-			name: "EOF before the done line is incomplete", format: "jsonl", done: "done",
+			name: "EOF before the done line is incomplete", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "jsonl", done: "done",
 			upstream: []string{"{\"token\":{\"text\":\"a\"},\"done\":false}\n"},
 			want:     []string{"role", "content:a"},
 			wantCode: "stream_incomplete", wantMsg: "ended the stream before it was complete",
 		},
 		{
-			name: "without done: EOF ends it, last line without newline", format: "jsonl",
+			name: "without done: EOF ends it, last line without newline", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "jsonl",
 			upstream: []string{"{\"token\":{\"text\":\"a\"}}\n", "{\"token\":{\"text\":\"b\"}}"},
 			want:     []string{"role", "content:a", "content:b", "finish:stop"},
 		},
 		{
-			name: "non-JSON line", format: "jsonl",
+			name: "non-JSON line", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "jsonl",
 			upstream: []string{"{\"token\":{\"text\":\"a\"}}\n", "oops\n"},
 			want:     []string{"role", "content:a"},
 			wantCode: "upstream_invalid_response", wantMsg: `not JSON: "oops"`,
 		},
 		{
-			name: "in-band error", format: "jsonl",
+			name: "in-band error", format: "jsonl", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 0, TotalTokens: 27, Estimated: true},
 			upstream: []string{"{\"error\":\"model crashed\"}\n"},
 			wantCode: "upstream_error", wantMsg: "model crashed",
 		},
 		{
-			name: "oversized line", format: "jsonl", maxRespond: 64,
+			name: "oversized line", wantUsage: adapter.Usage{PromptTokens: 27, CompletionTokens: 1, TotalTokens: 28, Estimated: true}, format: "jsonl", maxRespond: 64,
 			upstream: []string{"{\"token\":{\"text\":\"a\"}}\n", "{\"token\":{\"text\":\"" + strings.Repeat("x", 5000) + "\"}}\n"},
 			want:     []string{"role", "content:a"},
 			wantCode: "upstream_response_too_large",
@@ -230,7 +230,7 @@ func TestSyntheticStream(t *testing.T) {
 		{"without usage", streamHello, `{"output":{"text":"Hi"},"usage":{"input":2,"output":9}}`,
 			[]string{"role", "content:Hi", "finish:stop"}, adapter.Usage{PromptTokens: 2, CompletionTokens: 9, TotalTokens: 11}},
 		{"empty text", streamHelloUsage, `{"output":{"text":""}}`,
-			[]string{"role", "finish:stop", "usage:0/0/0"}, adapter.Usage{}},
+			[]string{"role", "finish:stop", "usage:23/0/23"}, adapter.Usage{PromptTokens: 23, CompletionTokens: 0, TotalTokens: 23, Estimated: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -241,7 +241,7 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	cw := openai.ChunkWriter{ID: "chatcmpl-" + rand.Text(), Created: time.Now().Unix(), Model: a.model}
 	if streamUp && !(a.stream.Format == "sse" && isJSON(call.Resp.Header.Get("Content-Type"))) {
-		t := newTranslator(a, cw, cr.IncludeUsage())
+		t := newTranslator(a, cw, cr.IncludeUsage(), len(body))
 		if a.stream.Format == "jsonl" {
 			return &adapter.Response{Stream: adapter.NewTranslatedLines(call, t)}, nil
 		}
@@ -251,7 +251,7 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if err != nil {
 		return nil, err
 	}
-	ans, err := a.answer(buf)
+	ans, err := a.answer(buf, len(body))
 	if err != nil {
 		return nil, err
 	}
