@@ -144,3 +144,12 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("--help:\n%s", help)
 	}
 }
+
+// /ready, like /health, is served from the connection cap's probe reserve.
+func TestReadyIsAProbe(t *testing.T) {
+	for path, want := range map[string]bool{"/ready": true, "/health": true, "/v1/models": false, "/ready/x": false} {
+		if isProbe(path) != want {
+			t.Errorf("isProbe(%q) = %v, want %v", path, !want, want)
+		}
+	}
+}
