@@ -12,6 +12,10 @@ import (
 // upstream side of the streams still in flight; the access log shows it.
 var errGatewayShutdown = errors.New("gateway_shutdown: the gateway is shutting down and the stream outlived --shutdown-timeout")
 
+// errClosedAtShutdown is the access log's error for a request whose
+// connection was closed at the end of a shutdown, after EndStreams.
+var errClosedAtShutdown = errors.New("gateway_shutdown: the connection was closed at the end of the shutdown")
+
 // shutdownError is what the client of a stream cut by EndStreams sees, as
 // the stream's last event or, before the stream started, as a 503.
 var shutdownError = openai.Error{Type: openai.TypeUnavailable, Code: "gateway_shutdown",
@@ -37,6 +41,18 @@ func (s *Server) EndStreams() { s.endStreams(errGatewayShutdown) }
 // canceled by EndStreams.
 func shutdownCut(ctx context.Context) bool {
 	return ctx.Err() != nil && context.Cause(ctx) == errGatewayShutdown
+}
+
+// connectionGone records a request whose connection ended before it was
+// answered: the client left (499), unless EndStreams ran, after which the
+// gateway closes the connections left itself (503 gateway_shutdown in the
+// log; nothing reaches the client).
+func (s *Server) connectionGone(rec *record, err error) {
+	if s.ending.Err() != nil {
+		rec.status, rec.err = http.StatusServiceUnavailable, errClosedAtShutdown
+		return
+	}
+	rec.status, rec.err = statusClientClosed, err
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // After Drain, /health and /ready answer 503 "draining" so that a load
@@ -89,5 +90,37 @@ func TestEndStreamsSendsGatewayShutdown(t *testing.T) {
 	status, _, after := g.post(t, "/v1/chat/completions", body)
 	if status != 503 || !strings.Contains(after, `"code":"gateway_shutdown"`) {
 		t.Errorf("a stream after EndStreams: %d %s", status, after)
+	}
+}
+
+// A request that is not a stream and still waits on its upstream when the
+// connections are closed at the end of a shutdown is logged as cut by the
+// shutdown, not as a client that left.
+func TestConnectionClosedAtShutdownIsNotLoggedAsClientGone(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	req, _ := http.NewRequestWithContext(context.Background(), "POST", g.URL+"/v1/chat/completions",
+		strings.NewReader(`{"model":"chat","messages":[{"role":"user","content":"hi"}],"mock":{"delay_ms":3000}}`))
+	req.Header.Set("X-Request-Id", "req-closed-at-shutdown")
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := client.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	for len(g.mock.Requests()) == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	g.api.EndStreams()
+	g.server.CloseClientConnections() // what http.Server.Close does last
+	if err := <-sent; err == nil {
+		t.Error("the request was answered although its connection was closed")
+	}
+	line := waitLogLine(t, g, "req-closed-at-shutdown")
+	if !strings.Contains(line, "status=503") || !strings.Contains(line, `error="gateway_shutdown:`) {
+		t.Errorf("access line of a request cut at shutdown: %s", line)
 	}
 }

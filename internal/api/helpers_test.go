@@ -94,6 +94,7 @@ type gateway struct {
 	breakers     *breaker.Set
 	reg          *registry.Registry
 	api          *api.Server
+	server       *httptest.Server // serves api
 }
 
 type gatewayOptions struct {
@@ -179,6 +180,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry})
 	srv := httptest.NewServer(g.api)
+	g.server = srv
 	t.Cleanup(srv.Close)
 	g.URL, g.logs = srv.URL, logs
 	t.Cleanup(func() {

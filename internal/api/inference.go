@@ -92,7 +92,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 				s.failShutdown(w, rec)
 				return
 			}
-			rec.status, rec.err = statusClientClosed, r.Context().Err()
+			s.connectionGone(rec, r.Context().Err())
 			return
 		}
 		m, d, ok := plan.Next()
@@ -111,7 +111,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		if r.Context().Err() != nil { // the client left: not the upstream's fault
-			rec.status, rec.err = statusClientClosed, r.Context().Err()
+			s.connectionGone(rec, r.Context().Err())
 			if err == nil && resp.Stream != nil {
 				resp.Stream.Close()
 			}
@@ -370,7 +370,7 @@ func (s *Server) routeHeaders(w http.ResponseWriter, rec *record) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, rec *record, err error) {
 	rec.err = err
 	if r.Context().Err() != nil {
-		rec.status = statusClientClosed
+		s.connectionGone(rec, err)
 		return
 	}
 	var ae *adapter.Error
@@ -450,7 +450,7 @@ func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *
 		if err != nil {
 			rec.err = err
 			if r.Context().Err() != nil {
-				rec.status = statusClientClosed
+				s.connectionGone(rec, err)
 				return
 			}
 			e := &openai.Error{Type: openai.TypeServer, Code: "stream_error", Message: "the stream failed: internal gateway error"}
