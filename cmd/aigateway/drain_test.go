@@ -8,7 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -151,5 +154,40 @@ func TestReadyIsAProbe(t *testing.T) {
 		if isProbe(path) != want {
 			t.Errorf("isProbe(%q) = %v, want %v", path, !want, want)
 		}
+	}
+}
+
+// A second SIGTERM (or Ctrl-C) during the drain delay ends it early.
+func TestSecondSignalSkipsDrainDelay(t *testing.T) {
+	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
+	defer upstream.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "AIGATEWAY_TEST_RUN_MAIN=1",
+		"AIGATEWAY_TEST_ARGS=--port 0 --drain-delay 30s --config "+writeConfig(t, upstream.URL))
+	logs := &lockedBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill() //nolint:errcheck // already exited in the normal case
+	waitListening(t, logs)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, logs, `msg="draining`, 1)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil || !strings.Contains(logs.String(), "msg=stopped") {
+			t.Errorf("the gateway exited with %v; log:\n%s", err, logs.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill() //nolint:errcheck // the test failed
+		<-exited
+		t.Errorf("a second SIGTERM did not end the 30s drain delay; log:\n%s", logs.String())
 	}
 }

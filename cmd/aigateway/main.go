@@ -302,16 +302,22 @@ const streamEndGrace = 2 * time.Second
 // is refused. Then the listener closes and in-flight requests get the
 // shutdown timeout to finish. Streams still running after it end with a
 // gateway_shutdown error event, and the connections left are closed. It
-// returns once Serve returned.
+// returns once Serve returned. A second stop signal ends the drain delay
+// early.
 func drain(srv *http.Server, served <-chan error, gateway *api.Server, s *settings, log *slog.Logger) error {
 	gateway.Drain()
 	if s.drainDelay > 0 {
 		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay", s.drainDelay)
+		again := make(chan os.Signal, 1) // a second SIGINT/SIGTERM (Ctrl-C twice) skips the delay
+		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(again)
 		t := time.NewTimer(s.drainDelay)
+		defer t.Stop()
 		select {
 		case <-t.C:
+		case <-again:
+			log.Info("second stop signal: ending the drain delay early")
 		case err := <-served:
-			t.Stop()
 			return fmt.Errorf("serving: %w", err)
 		}
 	}
