@@ -307,10 +307,10 @@ const streamEndGrace = 2 * time.Second
 func drain(srv *http.Server, served <-chan error, gateway *api.Server, s *settings, log *slog.Logger) error {
 	gateway.Drain()
 	if s.drainDelay > 0 {
-		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay", s.drainDelay)
 		again := make(chan os.Signal, 1) // a second SIGINT/SIGTERM (Ctrl-C twice) skips the delay
 		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(again)
+		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay", s.drainDelay)
 		t := time.NewTimer(s.drainDelay)
 		defer t.Stop()
 		select {
