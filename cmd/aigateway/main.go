@@ -47,6 +47,8 @@ type settings struct {
 	port            int
 	maxBody         int64
 	shutdownTimeout time.Duration
+	drainDelay      time.Duration
+	version         bool
 	logFormat       string
 	logLevel        string
 	maxConns        int64 // 0: from the open-file limit
@@ -93,6 +95,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.port, "port", int(envInt("AIGATEWAY_PORT", 8765)), "port to listen on (env AIGATEWAY_PORT)")
 	fs.Int64Var(&s.maxBody, "max-body-bytes", envInt("AIGATEWAY_MAX_BODY_BYTES", api.DefaultMaxBodyBytes), "largest request body accepted; larger ones get 413 (env AIGATEWAY_MAX_BODY_BYTES)")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", envDuration("AIGATEWAY_SHUTDOWN_TIMEOUT", 30*time.Second), "on SIGINT/SIGTERM, how long in-flight requests and streams may take to finish (env AIGATEWAY_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&s.drainDelay, "drain-delay", envDuration("AIGATEWAY_DRAIN_DELAY", 5*time.Second), "on SIGINT/SIGTERM, how long /health and /ready answer 503 while requests are still served, so that a load balancer stops sending new ones; 0 skips it (env AIGATEWAY_DRAIN_DELAY)")
+	fs.BoolVar(&s.version, "version", false, "print the version and exit")
+	fs.Usage = func() { usage(fs) }
 	fs.StringVar(&s.logFormat, "log-format", env("AIGATEWAY_LOG_FORMAT", "text"), "log format: text or json (env AIGATEWAY_LOG_FORMAT)")
 	fs.StringVar(&s.logLevel, "log-level", env("AIGATEWAY_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env AIGATEWAY_LOG_LEVEL)")
 	fs.Int64Var(&s.maxConns, "max-connections", envInt("AIGATEWAY_MAX_CONNECTIONS", 0), "most client connections served at once; 0 derives it from the open-file limit (env AIGATEWAY_MAX_CONNECTIONS)")
@@ -126,6 +131,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	if s.writeTimeout <= 0 {
 		return nil, fmt.Errorf("--write-timeout: must be positive, got %s", s.writeTimeout)
 	}
+	if s.drainDelay < 0 {
+		return nil, fmt.Errorf("--drain-delay: must not be negative, got %s", s.drainDelay)
+	}
 	if s.shutdownTimeout < 0 {
 		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
 	}
@@ -152,6 +160,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	s, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
+	}
+	if s.version {
+		fmt.Fprintln(stderr, version())
+		return nil
 	}
 	log, err := newLogger(s, stderr)
 	if err != nil {
@@ -192,11 +204,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		raw.Close()
 		return err
 	}
+	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
+		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout})
 	srv := &http.Server{
-		Handler: connlimit.Handler(
-			api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout}),
-			isProbe),
+		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,
 		ConnState:         ln.ConnState,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -262,14 +273,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", s.shutdownTimeout)
-	drainCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(drainCtx); err != nil {
-		log.Warn("in-flight requests did not finish in time; closing them", "error", err)
-		srv.Close()
+	if err := drain(srv, served, gateway, s, log); err != nil {
+		return err
 	}
-	<-served
 	stopWatching()
 	<-watched
 	retiredMu.Lock()
@@ -286,9 +292,54 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
+// streamEndGrace is how long the streams cut at the end of a shutdown get
+// to write their gateway_shutdown event before their connections close.
+const streamEndGrace = 2 * time.Second
+
+// drain stops the server in three steps. First /health and /ready answer
+// 503 for the drain delay while everything is still served, so that a load
+// balancer that probes them stops sending requests before any connection
+// is refused. Then the listener closes and in-flight requests get the
+// shutdown timeout to finish. Streams still running after it end with a
+// gateway_shutdown error event, and the connections left are closed. It
+// returns once Serve returned. A second stop signal ends the drain delay
+// early.
+func drain(srv *http.Server, served <-chan error, gateway *api.Server, s *settings, log *slog.Logger) error {
+	gateway.Drain()
+	if s.drainDelay > 0 {
+		again := make(chan os.Signal, 1) // a second SIGINT/SIGTERM (Ctrl-C twice) skips the delay
+		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(again)
+		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay", s.drainDelay)
+		t := time.NewTimer(s.drainDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-again:
+			log.Info("second stop signal: ending the drain delay early")
+		case err := <-served:
+			return fmt.Errorf("serving: %w", err)
+		}
+	}
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", s.shutdownTimeout)
+	drainCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drainCtx); err != nil {
+		log.Warn("in-flight requests did not finish in time; ending streams with gateway_shutdown, then closing the connections", "error", err)
+		gateway.EndStreams()
+		graceCtx, cancelGrace := context.WithTimeout(context.Background(), streamEndGrace)
+		defer cancelGrace()
+		if err := srv.Shutdown(graceCtx); err != nil {
+			srv.Close()
+		}
+	}
+	<-served
+	return nil
+}
+
 // isProbe reports whether path is a health or readiness check, answered
 // even at the connection limit.
-func isProbe(path string) bool { return path == "/health" }
+func isProbe(path string) bool { return path == "/health" || path == "/ready" }
 
 // defaultMaxConnections derives the connection cap from the open-file
 // limit: each client connection may need an upstream connection (or a local

@@ -109,7 +109,7 @@ func TestRunServesAndDrainsOnShutdown(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--shutdown-timeout", "10s"}, logs)
+		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--shutdown-timeout", "10s", "--drain-delay", "0"}, logs)
 	}()
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
@@ -147,7 +147,7 @@ func TestSIGTERMLetsStreamsFinish(t *testing.T) {
 	defer upstream.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "AIGATEWAY_TEST_RUN_MAIN=1",
-		"AIGATEWAY_TEST_ARGS=--port 0 --config "+writeConfig(t, upstream.URL))
+		"AIGATEWAY_TEST_ARGS=--port 0 --drain-delay 200ms --config "+writeConfig(t, upstream.URL))
 	logs := &lockedBuffer{}
 	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
@@ -257,7 +257,7 @@ func TestReloadUnderLoad(t *testing.T) {
 	logs := &lockedBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	go func() { done <- run(ctx, []string{"--config", path, "--port", "0", "--drain-delay", "0"}, logs) }()
 	defer func() { stop(); <-done }()
 	url := waitListening(t, logs)
 
@@ -358,7 +358,7 @@ func TestReloadKeepsProcessConcurrency(t *testing.T) {
 	logs := &lockedBuffer{}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	go func() { done <- run(ctx, []string{"--config", path, "--port", "0", "--drain-delay", "0"}, logs) }()
 	defer func() { stop(); <-done }()
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}

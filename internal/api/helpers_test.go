@@ -93,6 +93,8 @@ type gateway struct {
 	extraServers []*httptest.Server
 	breakers     *breaker.Set
 	reg          *registry.Registry
+	api          *api.Server
+	server       *httptest.Server // serves api
 }
 
 type gatewayOptions struct {
@@ -175,8 +177,10 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if o.retry == (api.RetryPolicy{}) {
 		o.retry = api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}
 	}
-	srv := httptest.NewServer(api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
-		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry}))
+	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry})
+	srv := httptest.NewServer(g.api)
+	g.server = srv
 	t.Cleanup(srv.Close)
 	g.URL, g.logs = srv.URL, logs
 	t.Cleanup(func() {

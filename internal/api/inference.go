@@ -67,10 +67,17 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	// A stream's upstream request (or program) must also stop when a
 	// keep-alive write finds that the client stopped reading, which the
 	// relay cannot see while it waits on the upstream.
+	// It also stops when EndStreams cuts the streams still running at the
+	// end of a shutdown.
 	ctx, abort := r.Context(), context.CancelCauseFunc(nil)
 	if req.Fields.Stream {
 		ctx, abort = context.WithCancelCause(ctx)
 		defer abort(nil)
+		defer context.AfterFunc(s.ending, func() { abort(context.Cause(s.ending)) })()
+		if s.ending.Err() != nil {
+			s.failShutdown(w, rec)
+			return
+		}
 	}
 	for {
 		// Choose, wait, then pass the breaker: Next takes the breaker's
@@ -80,8 +87,12 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		if !ok {
 			break
 		}
-		if failed != nil && !s.backoff(r.Context(), rec.attempts, failed) {
-			rec.status, rec.err = statusClientClosed, r.Context().Err()
+		if failed != nil && !s.backoff(ctx, rec.attempts, failed) {
+			if shutdownCut(ctx) {
+				s.failShutdown(w, rec)
+				return
+			}
+			s.connectionGone(rec, r.Context().Err())
 			return
 		}
 		m, d, ok := plan.Next()
@@ -91,8 +102,16 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		rec.attempts++
 		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
 		resp, first, err := s.send(ctx, d, req)
+		if shutdownCut(ctx) && r.Context().Err() == nil {
+			if err == nil && resp.Stream != nil {
+				resp.Stream.Close()
+			}
+			s.routeHeaders(w, rec)
+			s.failShutdown(w, rec)
+			return
+		}
 		if r.Context().Err() != nil { // the client left: not the upstream's fault
-			rec.status, rec.err = statusClientClosed, r.Context().Err()
+			s.connectionGone(rec, r.Context().Err())
 			if err == nil && resp.Stream != nil {
 				resp.Stream.Close()
 			}
@@ -112,7 +131,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		if resp.Stream != nil {
-			s.relay(w, r, rec, resp.Stream, first, abort)
+			s.relay(ctx, w, r, rec, resp.Stream, first, abort)
 			return
 		}
 		rec.usage = resp.Usage
@@ -351,7 +370,7 @@ func (s *Server) routeHeaders(w http.ResponseWriter, rec *record) {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, rec *record, err error) {
 	rec.err = err
 	if r.Context().Err() != nil {
-		rec.status = statusClientClosed
+		s.connectionGone(rec, err)
 		return
 	}
 	var ae *adapter.Error
@@ -368,6 +387,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rec *record, err e
 		return
 	}
 	openai.WriteError(w, ae.Status, &ae.Err)
+}
+
+// failShutdown answers a request that EndStreams cut before its stream
+// started: 503 gateway_shutdown, which a client may retry elsewhere.
+func (s *Server) failShutdown(w http.ResponseWriter, rec *record) {
+	rec.err = errGatewayShutdown
+	openai.WriteError(w, http.StatusServiceUnavailable, &shutdownError)
 }
 
 var (
@@ -394,7 +420,7 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // see. Each write is bounded by the write timeout: a client that stops
 // reading is dropped (499), which closes the stream, canceling the
 // upstream request or stopping the program.
-func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
+func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
@@ -424,12 +450,15 @@ func (s *Server) relay(w *logWriter, r *http.Request, rec *record, st adapter.St
 		if err != nil {
 			rec.err = err
 			if r.Context().Err() != nil {
-				rec.status = statusClientClosed
+				s.connectionGone(rec, err)
 				return
 			}
 			e := &openai.Error{Type: openai.TypeServer, Code: "stream_error", Message: "the stream failed: internal gateway error"}
 			var ae *adapter.Error
-			if errors.As(err, &ae) {
+			switch {
+			case shutdownCut(ctx):
+				rec.err, e = errGatewayShutdown, &shutdownError
+			case errors.As(err, &ae):
 				e = &ae.Err
 			}
 			sw.buf = sse.AppendEvent(sw.buf[:0], nil, e.AppendJSON(nil))

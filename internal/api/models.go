@@ -35,7 +35,8 @@ type healthModel struct {
 	Breaker    *breaker.Snapshot `json:"breaker,omitempty"`
 }
 
-// health serves GET /health: 200 while the gateway runs, with each
+// health serves GET /health: 200 while the gateway runs (503 "draining"
+// once it is stopping, see Drain), with each
 // deployment's availability and circuit breaker. "degraded" means some
 // configured deployment is out of rotation for a cool-down (its breaker is
 // open); one without its key or program is "not_configured" and does not
@@ -62,12 +63,16 @@ func (s *Server) health(w http.ResponseWriter) {
 		}
 		b.Models = append(b.Models, hm)
 	})
+	status := http.StatusOK
+	if s.draining.Load() {
+		b.Status, status = "draining", http.StatusServiceUnavailable
+	}
 	body, err := json.Marshal(b)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	writeJSON(w, status, body)
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

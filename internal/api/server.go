@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"aigateway/internal/adapter"
@@ -68,12 +70,19 @@ type Server struct {
 	bodyTimeout  time.Duration
 	bodyRate     int64
 	writers      sync.Pool // of *streamWriter
+	// draining is set by Drain: /health and /ready answer 503.
+	draining atomic.Bool
+	// ending is canceled by EndStreams; every stream's upstream context
+	// is canceled with its cause.
+	ending     context.Context
+	endStreams context.CancelCauseFunc
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
 		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate}
+	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
 	}
@@ -107,6 +116,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &record{start: time.Now(), id: requestID(r)}
 	lw := &logWriter{ResponseWriter: w, rec: rec}
 	w.Header()["X-Request-Id"] = []string{rec.id}
+	if s.draining.Load() {
+		w.Header()["Connection"] = connClose
+	}
 	defer s.finish(lw, r)
 	s.dispatch(lw, r, rec)
 }
@@ -133,6 +145,10 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 	case "/health":
 		if allow(w, r, http.MethodGet) {
 			s.health(w)
+		}
+	case "/ready":
+		if allow(w, r, http.MethodGet) {
+			s.ready(w)
 		}
 	default:
 		if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
