@@ -153,7 +153,8 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 // Deployment is one models.json entry as the gateway serves it: one way to
 // reach a model. Several deployments with the same id form a pool.
 type Deployment struct {
-	// Label names the entry in logs and headers: models[3].
+	// Label names the entry in logs, headers and /health: its configured
+	// name, or models[3].
 	Label       string
 	AdapterType string
 	// Upstream names where requests go, for logs: the base URL without
@@ -227,7 +228,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	}
 	for i := range f.Models {
 		cm := &f.Models[i]
-		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
+		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
