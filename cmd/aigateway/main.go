@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -53,6 +54,8 @@ type settings struct {
 	bodyTimeout     time.Duration
 	bodyMinRate     int64
 	writeTimeout    time.Duration
+	// trustedProxies may name the client in X-Forwarded-For; nil: none.
+	trustedProxies []netip.Prefix
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -99,6 +102,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.DurationVar(&s.bodyTimeout, "body-read-timeout", envDuration("AIGATEWAY_BODY_READ_TIMEOUT", api.DefaultBodyReadTimeout), "how long a request body may take to start arriving (env AIGATEWAY_BODY_READ_TIMEOUT)")
 	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
 	fs.DurationVar(&s.writeTimeout, "write-timeout", envDuration("AIGATEWAY_WRITE_TIMEOUT", api.DefaultWriteTimeout), "how long one write of a response may block on a client that does not read (env AIGATEWAY_WRITE_TIMEOUT)")
+	trusted := fs.String("trusted-proxies", env("AIGATEWAY_TRUSTED_PROXIES", ""), "comma-separated IP addresses and CIDR prefixes of proxies whose X-Forwarded-For names the client in the access log; default none (env AIGATEWAY_TRUSTED_PROXIES)")
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +129,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	}
 	if s.writeTimeout <= 0 {
 		return nil, fmt.Errorf("--write-timeout: must be positive, got %s", s.writeTimeout)
+	}
+	if s.trustedProxies, err = api.ParseTrustedProxies(*trusted); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if s.shutdownTimeout < 0 {
 		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
@@ -195,7 +202,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler: connlimit.Handler(
 			api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout}),
+				BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout,
+				TrustedProxies: s.trustedProxies}),
 			isProbe),
 		ConnContext:       connlimit.ConnContext,
 		ConnState:         ln.ConnState,

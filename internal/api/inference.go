@@ -89,7 +89,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			break
 		}
 		rec.attempts++
-		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
+		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel = m.ID, d.Label, d.Upstream, d.Model
 		resp, first, err := s.send(ctx, d, req)
 		if r.Context().Err() != nil { // the client left: not the upstream's fault
 			rec.status, rec.err = statusClientClosed, r.Context().Err()

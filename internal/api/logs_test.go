@@ -1,8 +1,15 @@
 package api_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"aigateway/internal/api"
 )
 
 // logLine returns the first line of the log that contains every one of
@@ -41,5 +48,109 @@ func TestNamedDeployment(t *testing.T) {
 	}
 	if logLine(g.logs.String(), "msg=request", "model=named", "deployment=mock-east") == "" {
 		t.Errorf("no access line with deployment=mock-east:\n%s", g.logs)
+	}
+}
+
+// The access line says who asked (address and user agent), what went
+// upstream (the upstream model name), and takes durations in milliseconds.
+func TestAccessLineFields(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}`,
+		"User-Agent", "acme-bot/1.2 (ops)", "X-Forwarded-For", "203.0.113.7")
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	line := logLine(g.logs.String(), "msg=request", "path=/v1/chat/completions")
+	for _, want := range []string{
+		"client=127.0.0.1 ", // X-Forwarded-For from an untrusted peer is ignored
+		`user_agent="acme-bot/1.2 (ops)"`,
+		"deployment=models[0]",
+		"upstream_model=mock-model",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("access line lacks %s:\n%s", want, line)
+		}
+	}
+	if !regexp.MustCompile(`latency_ms=\d+(\.\d+)? .*ttfb_ms=\d+(\.\d+)? `).MatchString(line) {
+		t.Errorf("durations are not milliseconds as numbers:\n%s", line)
+	}
+	if strings.Contains(line, "latency=") || strings.Contains(line, "ttfb=") {
+		t.Errorf("durations without a unit in the key:\n%s", line)
+	}
+}
+
+// X-Forwarded-For names the client only when the connection comes from a
+// trusted proxy, and only as far as trusted proxies vouch for it: read from
+// the right, the first address that is not a trusted proxy.
+func TestAccessLineClientBehindTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		name, trusted, xff, want string
+	}{
+		{"untrusted peer", "", "203.0.113.7", "client=127.0.0.1 "},
+		{"trusted peer", "127.0.0.1", "198.51.100.1, 203.0.113.7", "client=203.0.113.7 "},
+		{"chain of trusted proxies", "127.0.0.0/8, 203.0.113.0/24", "198.51.100.1, 203.0.113.7", "client=198.51.100.1 "},
+		{"trusted peer without the header", "::1, 127.0.0.1", "", "client=127.0.0.1 "},
+		{"garbled hop", "127.0.0.1", "198.51.100.1, not-an-ip", "client=127.0.0.1 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, gatewayOptions{trustedProxies: tc.trusted})
+			var header []string
+			if tc.xff != "" {
+				header = []string{"X-Forwarded-For", tc.xff}
+			}
+			g.do(t, "GET", "/v1/models", "", header...)
+			if line := logLine(g.logs.String(), "msg=request", "path=/v1/models"); !strings.Contains(line, tc.want) {
+				t.Errorf("want %s in:\n%s", tc.want, line)
+			}
+		})
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	got, err := api.ParseTrustedProxies(" 10.0.0.0/8 ,::1,192.168.1.7, ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[10.0.0.0/8 ::1/128 192.168.1.7/32]" {
+		t.Errorf("got %v", got)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0"} {
+		if _, err := api.ParseTrustedProxies(bad); err == nil || !strings.Contains(err.Error(), strconv.Quote(bad)) {
+			t.Errorf("%q: error %v does not name it", bad, err)
+		}
+	}
+}
+
+// Probes are logged at DEBUG, so that a load balancer's health checks do
+// not drown the requests at INFO.
+func TestProbeLoggedAtDebug(t *testing.T) {
+	g := startGateway(t, gatewayOptions{})
+	g.health(t)
+	g.do(t, "GET", "/v1/models", "")
+	logs := g.logs.String()
+	if line := logLine(logs, "msg=request", "path=/health"); !strings.Contains(line, "level=DEBUG ") {
+		t.Errorf("/health access line is not at DEBUG:\n%s", logs)
+	}
+	if line := logLine(logs, "msg=request", "path=/v1/models"); !strings.Contains(line, "level=INFO") {
+		t.Errorf("/v1/models access line is not at INFO:\n%s", logs)
+	}
+}
+
+// A local program's access line names the program, where an HTTP
+// deployment names its URL.
+func TestAccessLineNamesProgram(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := json.Marshal([]string{self, "-test.run=^$", "{prompt}"})
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "local", "adapter": "process", "command": ` + string(cmd) + `, "env": {"AIGW_TEST_PROGRAM": "words"}, "timeout": 20}`})
+	status, _, body := g.post(t, "/v1/chat/completions", `{"model": "local", "messages": [{"role": "user", "content": "one two"}]}`)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	line := logLine(g.logs.String(), "msg=request", "model=local")
+	if !strings.Contains(line, "upstream="+self+" ") && !strings.Contains(line, "upstream="+strconv.Quote(self)+" ") {
+		t.Errorf("access line does not name the program %s:\n%s", self, line)
 	}
 }

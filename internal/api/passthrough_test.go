@@ -92,7 +92,7 @@ func TestAccessLog(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{"msg=request", "method=POST", "path=/v1/chat/completions", "model=chat", "upstream=http://127.0.0.1:", "status=200", "latency=", "ttfb=", "bytes_in=", "bytes_out=", "prompt_tokens="} {
+	for _, want := range []string{"msg=request", "method=POST", "path=/v1/chat/completions", "model=chat", "upstream=http://127.0.0.1:", "status=200", "latency_ms=", "ttfb_ms=", "bytes_in=", "bytes_out=", "prompt_tokens="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line lacks %q: %s", want, line)
 		}

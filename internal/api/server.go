@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -47,6 +48,10 @@ type Options struct {
 	// canceled (a local program is stopped) and the access log shows 499.
 	// Zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// TrustedProxies are the addresses of the proxies whose X-Forwarded-For
+	// names the client in the access log; nil trusts none, and the log
+	// shows the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -67,13 +72,15 @@ type Server struct {
 	writeTimeout time.Duration
 	bodyTimeout  time.Duration
 	bodyRate     int64
-	writers      sync.Pool // of *streamWriter
+	// trustedProxies: see Options.TrustedProxies.
+	trustedProxies []netip.Prefix
+	writers        sync.Pool // of *streamWriter
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
-		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate}
+		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
 	}

@@ -160,7 +160,9 @@ type Deployment struct {
 	// Upstream names where requests go, for logs: the base URL without
 	// credentials.
 	Upstream string
-	Enabled  bool
+	// Model is the model name sent upstream (the entry's "model").
+	Model   string
+	Enabled bool
 	// Adapter is nil when the deployment is disabled or unavailable.
 	Adapter adapter.Adapter
 	// Unavailable is why an enabled deployment cannot serve; empty when it can.
@@ -228,7 +230,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	}
 	for i := range f.Models {
 		cm := &f.Models[i]
-		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: redactURL(cm.BaseURL),
+		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: upstreamOf(cm), Model: cm.Model,
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
@@ -394,6 +396,15 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+}
+
+// upstreamOf names where an entry's requests go, for logs: the base URL
+// without credentials, or a local program's command (its first word).
+func upstreamOf(cm *config.Model) string {
+	if cm.Process != nil && len(cm.Process.Command) > 0 {
+		return cm.Process.Command[0]
+	}
+	return redactURL(cm.BaseURL)
 }
 
 // redactURL drops credentials from a URL for logging.
