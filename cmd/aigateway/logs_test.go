@@ -30,12 +30,17 @@ func TestJSONAccessLine(t *testing.T) {
 		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--log-format", "json",
 			"--trusted-proxies", "10.0.0.0/8,127.0.0.1"}, logs)
 	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
+	stopped := false
+	shutdown := func() {
+		if !stopped {
+			stopped = true
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("run: %v", err)
+			}
 		}
-	}()
+	}
+	defer shutdown()
 	var url string
 	for deadline := time.Now().Add(10 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := jsonListenRE.FindStringSubmatch(logs.String()); m != nil {
@@ -74,6 +79,10 @@ func TestJSONAccessLine(t *testing.T) {
 	}
 	if _, ok := line["latency"]; ok {
 		t.Errorf("a duration without its unit in the key: %v", line)
+	}
+	shutdown()
+	if !strings.Contains(logs.String(), `"timeout_ms":30000`) {
+		t.Errorf("the shutdown line does not give its timeout in milliseconds:\n%s", logs)
 	}
 	want := map[string]string{"client": "198.51.100.9", "user_agent": "ops-check/1", "upstream_model": "mock-model", "deployment": "models[0]"}
 	for k, v := range want {

@@ -270,7 +270,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", s.shutdownTimeout)
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout_ms", s.shutdownTimeout.Milliseconds())
 	drainCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil {

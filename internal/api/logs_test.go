@@ -154,3 +154,37 @@ func TestAccessLineNamesProgram(t *testing.T) {
 		t.Errorf("access line does not name the program %s:\n%s", self, line)
 	}
 }
+
+// An error in the log says each fact once: a refused connection names the
+// address, and "connection refused" appears once.
+func TestLoggedErrorSaysEachFactOnce(t *testing.T) {
+	g := startGateway(t, gatewayOptions{
+		extraModels: `{"id": "down", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1", "api_key": "k", "retries": 0}`,
+	})
+	if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "down", "messages": [{"role": "user", "content": "hi"}]}`); status != 502 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	line := logLine(g.logs.String(), "msg=request", "model=down")
+	if n := strings.Count(line, "connection refused"); n != 1 || !strings.Contains(line, "127.0.0.1:1") {
+		t.Errorf("want the address and one \"connection refused\", got %d:\n%s", n, line)
+	}
+}
+
+// A failing program's standard error appears once in each log line, and
+// its exit status once.
+func TestLoggedProgramStderrOnce(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, _ := json.Marshal([]string{self, "-test.run=^$"})
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "broken", "adapter": "process", "command": ` + string(cmd) +
+		`, "env": {"AIGW_TEST_PROGRAM": "stderr", "AIGW_TEST_STDERR": "marker-7f3a"}, "timeout": 20}`})
+	if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "broken", "messages": [{"role": "user", "content": "hi"}]}`); status != 502 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	line := logLine(g.logs.String(), "msg=request", "model=broken")
+	if strings.Count(line, "marker-7f3a") != 1 || strings.Count(line, "status 1") != 1 {
+		t.Errorf("want stderr and the exit status once each:\n%s", line)
+	}
+}
