@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"aigateway/internal/api"
 )
@@ -186,5 +187,30 @@ func TestLoggedProgramStderrOnce(t *testing.T) {
 	line := logLine(g.logs.String(), "msg=request", "model=broken")
 	if strings.Count(line, "marker-7f3a") != 1 || strings.Count(line, "status 1") != 1 {
 		t.Errorf("want stderr and the exit status once each:\n%s", line)
+	}
+}
+
+// Breaker transitions are logged with the deployment's name: opened at
+// WARN, probing and closed at INFO.
+func TestBreakerTransitionsLogged(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g := startGateway(t, gatewayOptions{
+		now:         clock.Now,
+		extraModels: cloudEntry("cut", "MOCK", `"name": "cut-east", "retries": 0, "breaker_failures": 1, "breaker_cool_down": 30`),
+	})
+	if status, _, body := g.post(t, "/v1/chat/completions", chatFor("cut", `,"stream":true,"mock":{"cut_after":1}`)); status != 200 {
+		t.Fatalf("cut stream: %d %s", status, body)
+	}
+	if logLine(g.logs.String(), "level=WARN", "circuit breaker opened", "deployment=cut-east", "cool_down_ms=30000") == "" {
+		t.Errorf("no WARN line for the opened breaker:\n%s", g.logs)
+	}
+	clock.Add(31 * time.Second)
+	if status, _, body := g.post(t, "/v1/chat/completions", chatFor("cut", "")); status != 200 {
+		t.Fatalf("probe: %d %s", status, body)
+	}
+	for _, msg := range []string{"circuit breaker half-open", "circuit breaker closed"} {
+		if logLine(g.logs.String(), "level=INFO", msg, "model=cut", "deployment=cut-east") == "" {
+			t.Errorf("no INFO line %q for cut-east:\n%s", msg, g.logs)
+		}
 	}
 }

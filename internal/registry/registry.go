@@ -255,7 +255,8 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		m.Deployments = append(m.Deployments, dep)
 		key := cm.PoolKey()
 		keys = append(keys, key)
-		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown})
+		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown,
+			OnChange: logBreakerChange(d.Logger, cm.ID, dep.Label)})
 		if why := r.build(cm, dep, &d); why != nil {
 			var unavailable unavailableError
 			if !errors.As(why, &unavailable) {
@@ -396,6 +397,22 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+}
+
+// logBreakerChange returns the breaker hook that tells the operator when a
+// deployment leaves rotation, is probed and comes back.
+func logBreakerChange(log *slog.Logger, id, label string) func(breaker.Change) {
+	return func(c breaker.Change) {
+		switch c.To {
+		case breaker.Open:
+			log.Warn("circuit breaker opened: deployment out of rotation", "model", id, "deployment", label,
+				"consecutive_failures", c.ConsecutiveFailures, "cool_down_ms", c.CoolDown.Milliseconds())
+		case breaker.HalfOpen:
+			log.Info("circuit breaker half-open: probing the deployment", "model", id, "deployment", label)
+		case breaker.Closed:
+			log.Info("circuit breaker closed: deployment back in rotation", "model", id, "deployment", label)
+		}
+	}
 }
 
 // upstreamOf names where an entry's requests go, for logs: the base URL
