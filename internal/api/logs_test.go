@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"aigateway/internal/api"
+	"aigateway/internal/mockllm"
 )
 
 // logLine returns the first line of the log that contains every one of
@@ -211,6 +212,29 @@ func TestBreakerTransitionsLogged(t *testing.T) {
 	for _, msg := range []string{"circuit breaker half-open", "circuit breaker closed"} {
 		if logLine(g.logs.String(), "level=INFO", msg, "model=cut", "deployment=cut-east") == "" {
 			t.Errorf("no INFO line %q for cut-east:\n%s", msg, g.logs)
+		}
+	}
+}
+
+// At DEBUG every attempt is logged with its upstream URL and status, and
+// the wait between two attempts with its length.
+func TestDebugLogsAttemptsAndWaits(t *testing.T) {
+	g := startGateway(t, gatewayOptions{
+		extraMocks:  []mockllm.Options{{Script: failFirst(1, 503, "")}},
+		extraModels: cloudEntry("flaky", "MOCK1", `"name": "flaky-1", "retries": 1`),
+	})
+	if status, _, body := g.post(t, "/v1/chat/completions", chatFor("flaky", "")); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	logs := g.logs.String()
+	upstream := "upstream=" + g.extraServers[0].URL + "/v1 "
+	for _, parts := range [][]string{
+		{"level=DEBUG", "msg=\"upstream attempt\"", "deployment=flaky-1", upstream, "attempt=1", "status=503", "latency_ms="},
+		{"level=DEBUG", "msg=\"waited before retrying\"", "attempt=2", "wait_ms="},
+		{"level=DEBUG", "msg=\"upstream attempt\"", "deployment=flaky-1", upstream, "attempt=2", "status=200"},
+	} {
+		if logLine(logs, parts...) == "" {
+			t.Errorf("no line with %q:\n%s", parts, logs)
 		}
 	}
 }
