@@ -14,6 +14,15 @@ import (
 	"aigateway/internal/mockllm"
 )
 
+// waitLine returns the first line of g's log that contains every one of
+// parts, waiting for it: the access line is written after the response.
+func (g *gateway) waitLine(t *testing.T, parts ...string) string {
+	t.Helper()
+	var line string
+	waitFor(t, fmt.Sprintf("a log line with %q", parts), func() bool { line = logLine(g.logs.String(), parts...); return line != "" })
+	return line
+}
+
 // logLine returns the first line of the log that contains every one of
 // parts, or "" when none does.
 func logLine(logs string, parts ...string) string {
@@ -48,9 +57,7 @@ func TestNamedDeployment(t *testing.T) {
 	if s := g.health(t).breaker("chat", "models[0]"); s.State != "closed" {
 		t.Errorf("an unnamed entry is no longer models[0] in /health: %+v", s)
 	}
-	if logLine(g.logs.String(), "msg=request", "model=named", "deployment=mock-east") == "" {
-		t.Errorf("no access line with deployment=mock-east:\n%s", g.logs)
-	}
+	g.waitLine(t, "msg=request", "model=named", "deployment=mock-east")
 }
 
 // The access line says who asked (address and user agent), what went
@@ -62,7 +69,7 @@ func TestAccessLineFields(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	line := logLine(g.logs.String(), "msg=request", "path=/v1/chat/completions")
+	line := g.waitLine(t, "msg=request", "path=/v1/chat/completions")
 	for _, want := range []string{
 		"client=127.0.0.1 ", // X-Forwarded-For from an untrusted peer is ignored
 		`user_agent="acme-bot/1.2 (ops)"`,
@@ -101,7 +108,7 @@ func TestAccessLineClientBehindTrustedProxy(t *testing.T) {
 				header = []string{"X-Forwarded-For", tc.xff}
 			}
 			g.do(t, "GET", "/v1/models", "", header...)
-			if line := logLine(g.logs.String(), "msg=request", "path=/v1/models"); !strings.Contains(line, tc.want) {
+			if line := g.waitLine(t, "msg=request", "path=/v1/models"); !strings.Contains(line, tc.want) {
 				t.Errorf("want %s in:\n%s", tc.want, line)
 			}
 		})
@@ -129,12 +136,11 @@ func TestProbeLoggedAtDebug(t *testing.T) {
 	g := startGateway(t, gatewayOptions{})
 	g.health(t)
 	g.do(t, "GET", "/v1/models", "")
-	logs := g.logs.String()
-	if line := logLine(logs, "msg=request", "path=/health"); !strings.Contains(line, "level=DEBUG ") {
-		t.Errorf("/health access line is not at DEBUG:\n%s", logs)
+	if line := g.waitLine(t, "msg=request", "path=/health"); !strings.Contains(line, "level=DEBUG ") {
+		t.Errorf("/health access line is not at DEBUG:\n%s", line)
 	}
-	if line := logLine(logs, "msg=request", "path=/v1/models"); !strings.Contains(line, "level=INFO") {
-		t.Errorf("/v1/models access line is not at INFO:\n%s", logs)
+	if line := g.waitLine(t, "msg=request", "path=/v1/models"); !strings.Contains(line, "level=INFO ") {
+		t.Errorf("/v1/models access line is not at INFO:\n%s", line)
 	}
 }
 
@@ -151,7 +157,7 @@ func TestAccessLineNamesProgram(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	line := logLine(g.logs.String(), "msg=request", "model=local")
+	line := g.waitLine(t, "msg=request", "model=local")
 	if !strings.Contains(line, "upstream="+self+" ") && !strings.Contains(line, "upstream="+strconv.Quote(self)+" ") {
 		t.Errorf("access line does not name the program %s:\n%s", self, line)
 	}
@@ -166,7 +172,7 @@ func TestLoggedErrorSaysEachFactOnce(t *testing.T) {
 	if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "down", "messages": [{"role": "user", "content": "hi"}]}`); status != 502 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	line := logLine(g.logs.String(), "msg=request", "model=down")
+	line := g.waitLine(t, "msg=request", "model=down")
 	if n := strings.Count(line, "connection refused"); n != 1 || !strings.Contains(line, "127.0.0.1:1") {
 		t.Errorf("want the address and one \"connection refused\", got %d:\n%s", n, line)
 	}
@@ -185,7 +191,7 @@ func TestLoggedProgramStderrOnce(t *testing.T) {
 	if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "broken", "messages": [{"role": "user", "content": "hi"}]}`); status != 502 {
 		t.Fatalf("status %d: %s", status, body)
 	}
-	line := logLine(g.logs.String(), "msg=request", "model=broken")
+	line := g.waitLine(t, "msg=request", "model=broken")
 	if strings.Count(line, "marker-7f3a") != 1 || strings.Count(line, "status 1") != 1 {
 		t.Errorf("want stderr and the exit status once each:\n%s", line)
 	}

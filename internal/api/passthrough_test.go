@@ -82,10 +82,10 @@ func TestUpstreamHeaders(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	g := startGateway(t, gatewayOptions{})
 	g.post(t, "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`, "X-Request-Id", "log-test-1")
-	waitFor(t, "the access log line", func() bool { return strings.Contains(g.logs.String(), "request_id=log-test-1") })
+	waitFor(t, "the access log line", func() bool { return strings.Contains(g.logs.String(), "msg=request request_id=log-test-1") })
 	var line string
 	for _, l := range strings.Split(g.logs.String(), "\n") {
-		if strings.Contains(l, "request_id=log-test-1") {
+		if strings.Contains(l, "msg=request request_id=log-test-1") {
 			if line != "" {
 				t.Fatalf("more than one log line for the request:\n%s\n%s", line, l)
 			}
