@@ -102,3 +102,42 @@ func TestTrustedProxiesFlagErrors(t *testing.T) {
 		t.Errorf("run error with the environment variable = %v", err)
 	}
 }
+
+// A reload logs which models and deployments it added, removed or changed,
+// and how long it took in milliseconds.
+func TestReloadLogsChanges(t *testing.T) {
+	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
+	defer upstream.Close()
+	path := writeConfig(t, upstream.URL)
+	logs := &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	waitListening(t, logs)
+	writeFileAtomically(t, path, `{"models": [
+		{"id": "chat", "adapter": "openai_compat", "base_url": "`+upstream.URL+`/v1", "model": "mock-model"},
+		{"id": "chat", "name": "chat-b", "adapter": "openai_compat", "base_url": "`+upstream.URL+`/v1", "model": "other"}
+	]}`)
+	waitLog(t, logs, "serving the reloaded config", 1)
+	var line string
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "serving the reloaded config") {
+			line = l
+		}
+	}
+	for _, want := range []string{"models_removed=gpt-4o ", "models_changed=chat ", "deployments_added=chat-b ", "deployments_removed=models[1]"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("reload line lacks %s:\n%s", want, line)
+		}
+	}
+	waitLog(t, logs, "config reloaded", 1)
+	if !regexp.MustCompile(`msg="config reloaded" .*duration_ms=\d`).MatchString(logs.String()) {
+		t.Errorf("the reload's duration is not in milliseconds:\n%s", logs)
+	}
+}

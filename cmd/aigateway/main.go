@@ -247,7 +247,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 				}
 			}
 			retiredMu.Unlock()
-			log.Info("serving the reloaded config", "models", len(f.Models), "available", countAvailable(next))
+			log.Info("serving the reloaded config", append([]any{"models", len(f.Models), "available", countAvailable(next)},
+				registry.Compare(old, next).Attrs()...)...)
 			return nil
 		},
 	})

@@ -172,6 +172,9 @@ type Deployment struct {
 	// Breaker takes the deployment out of rotation while it keeps failing.
 	// Its state lives in Deps.Breakers and survives reloads.
 	Breaker *breaker.Breaker
+	// key identifies the deployment's entry and resolved secrets, to tell
+	// what a reload changed (see Compare).
+	key string
 	// KeepAlive is the entry's keepalive_interval: how long a started
 	// stream may stay silent before the gateway writes a keep-alive
 	// comment; zero means never.
@@ -232,6 +235,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		cm := &f.Models[i]
 		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: upstreamOf(cm), Model: cm.Model,
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
+		dep.key = cm.PoolKey()
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
 		if !cm.Enabled {
@@ -316,6 +320,7 @@ func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 		reuse += "\x00" + strings.Join(o.Env, "\x00")
 	}
 	r.byKey[reuse] = dep
+	dep.key = reuse
 	if d.Previous != nil {
 		if old := d.Previous.byKey[reuse]; old != nil && old.Adapter != nil {
 			dep.Adapter = old.Adapter
