@@ -75,7 +75,7 @@ func TestDrainDelayTurnsProbesAwayFirst(t *testing.T) {
 		t.Error("the gateway still accepts requests after shutdown")
 	}
 	log := logs.String()
-	if !strings.Contains(log, "drain_delay=1s") || strings.Index(log, `msg="draining`) > strings.Index(log, "msg=\"shutting down") {
+	if !strings.Contains(log, "drain_delay_ms=1000") || strings.Index(log, `msg="draining`) > strings.Index(log, "msg=\"shutting down") {
 		t.Errorf("the log does not show the drain delay before the shutdown:\n%s", log)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -55,6 +56,8 @@ type settings struct {
 	bodyTimeout     time.Duration
 	bodyMinRate     int64
 	writeTimeout    time.Duration
+	// trustedProxies may name the client in X-Forwarded-For; nil: none.
+	trustedProxies []netip.Prefix
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -104,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.DurationVar(&s.bodyTimeout, "body-read-timeout", envDuration("AIGATEWAY_BODY_READ_TIMEOUT", api.DefaultBodyReadTimeout), "how long a request body may take to start arriving (env AIGATEWAY_BODY_READ_TIMEOUT)")
 	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
 	fs.DurationVar(&s.writeTimeout, "write-timeout", envDuration("AIGATEWAY_WRITE_TIMEOUT", api.DefaultWriteTimeout), "how long one write of a response may block on a client that does not read (env AIGATEWAY_WRITE_TIMEOUT)")
+	trusted := fs.String("trusted-proxies", env("AIGATEWAY_TRUSTED_PROXIES", ""), "comma-separated IP addresses and CIDR prefixes of proxies whose X-Forwarded-For names the client in the access log; default none (env AIGATEWAY_TRUSTED_PROXIES)")
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	}
 	if s.drainDelay < 0 {
 		return nil, fmt.Errorf("--drain-delay: must not be negative, got %s", s.drainDelay)
+	}
+	if s.trustedProxies, err = api.ParseTrustedProxies(*trusted); err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if s.shutdownTimeout < 0 {
 		return nil, fmt.Errorf("--shutdown-timeout: must not be negative, got %s", s.shutdownTimeout)
@@ -205,7 +212,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout})
+		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,
@@ -250,7 +257,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 				}
 			}
 			retiredMu.Unlock()
-			log.Info("serving the reloaded config", "models", len(f.Models), "available", countAvailable(next))
+			log.Info("serving the reloaded config", append([]any{"models", len(f.Models), "available", countAvailable(next)},
+				registry.Compare(old, next).Attrs()...)...)
 			return nil
 		},
 	})
@@ -310,7 +318,7 @@ func drain(srv *http.Server, served <-chan error, gateway *api.Server, s *settin
 		again := make(chan os.Signal, 1) // a second SIGINT/SIGTERM (Ctrl-C twice) skips the delay
 		signal.Notify(again, syscall.SIGINT, syscall.SIGTERM)
 		defer signal.Stop(again)
-		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay", s.drainDelay)
+		log.Info("draining: /health and /ready answer 503; still serving until the drain delay ends", "drain_delay_ms", s.drainDelay.Milliseconds())
 		t := time.NewTimer(s.drainDelay)
 		defer t.Stop()
 		select {
@@ -321,7 +329,7 @@ func drain(srv *http.Server, served <-chan error, gateway *api.Server, s *settin
 			return fmt.Errorf("serving: %w", err)
 		}
 	}
-	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", s.shutdownTimeout)
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout_ms", s.shutdownTimeout.Milliseconds())
 	drainCtx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(drainCtx); err != nil {

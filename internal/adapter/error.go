@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"aigateway/internal/openai"
 )
@@ -53,11 +55,25 @@ const (
 	FaultFinal
 )
 
+// Error is the message for the client followed by the cause, each fact
+// once: a cause the message already quotes is left out, and when the
+// message ends with the gist of a network cause ("cannot connect:
+// connection refused"), the cause's full text (which adds the address)
+// replaces that gist instead of repeating it.
 func (e *Error) Error() string {
-	if e.Cause != nil {
-		return fmt.Sprintf("%d %s: %v", e.Status, e.Err.Message, e.Cause)
+	status := strconv.Itoa(e.Status)
+	msg := e.Err.Message
+	if e.Cause == nil {
+		return status + " " + msg
 	}
-	return fmt.Sprintf("%d %s", e.Status, e.Err.Message)
+	cause := e.Cause.Error()
+	if strings.Contains(msg, cause) {
+		return status + " " + msg
+	}
+	if gist := reason(e.Cause); gist != "" {
+		msg = strings.TrimSuffix(msg, ": "+gist)
+	}
+	return status + " " + msg + ": " + cause
 }
 
 func (e *Error) Unwrap() error { return e.Cause }

@@ -16,6 +16,9 @@ type record struct {
 	id       string
 	model    string
 	upstream string
+	// upstreamModel is the model name the last attempt sent upstream (the
+	// entry's "model").
+	upstreamModel string
 	// attempts counts upstream attempts; answeredBy and deployment name the
 	// model (a fallback, maybe) and entry of the last one.
 	attempts   int
@@ -93,14 +96,30 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := make([]slog.Attr, 0, 16)
+	// Probes come every few seconds from load balancers and orchestrators:
+	// at INFO they would drown the requests.
+	level := slog.LevelInfo
+	if isProbePath(r.URL.Path) {
+		level = slog.LevelDebug
+	}
+	if rec.err != nil && level == slog.LevelInfo && (status >= 500 || status == http.StatusOK) { // 200: a stream that failed after it started
+		level = slog.LevelWarn
+	}
+	if !s.log.Enabled(context.Background(), level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs,
 		slog.String("request_id", rec.id),
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),
-		slog.Duration("latency", time.Since(rec.start)),
+		slog.Float64("latency_ms", millis(time.Since(rec.start))),
+		slog.String("client", clientAddr(r, s.trustedProxies)),
 	)
+	if ua := r.Header["User-Agent"]; len(ua) > 0 {
+		attrs = append(attrs, slog.String("user_agent", truncateForLog(ua[0], maxUserAgentLog)))
+	}
 	if rec.model != "" {
 		attrs = append(attrs, slog.String("model", rec.model))
 	}
@@ -108,7 +127,8 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 		if rec.answeredBy != rec.model {
 			attrs = append(attrs, slog.String("answered_by", rec.answeredBy))
 		}
-		attrs = append(attrs, slog.String("deployment", rec.deployment), slog.String("upstream", rec.upstream))
+		attrs = append(attrs, slog.String("deployment", rec.deployment), slog.String("upstream", rec.upstream),
+			slog.String("upstream_model", rec.upstreamModel))
 		if rec.attempts > 1 {
 			attrs = append(attrs, slog.Int("attempts", rec.attempts))
 		}
@@ -117,7 +137,7 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 		attrs = append(attrs, slog.Bool("stream", true))
 	}
 	if w.bytes > 0 {
-		attrs = append(attrs, slog.Duration("ttfb", w.firstByte))
+		attrs = append(attrs, slog.Float64("ttfb_ms", millis(w.firstByte)))
 	}
 	attrs = append(attrs, slog.Int("bytes_in", rec.bytesIn), slog.Int64("bytes_out", w.bytes))
 	if u := rec.usage; u.TotalTokens > 0 || u.PromptTokens > 0 {
@@ -126,12 +146,33 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 			attrs = append(attrs, slog.Bool("usage_estimated", true))
 		}
 	}
-	level := slog.LevelInfo
 	if rec.err != nil {
 		attrs = append(attrs, slog.String("error", rec.err.Error()))
-		if status >= 500 || status == http.StatusOK { // 200: a stream that failed after it started
-			level = slog.LevelWarn
-		}
 	}
 	s.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+// isProbePath reports whether path is a health, readiness or metrics
+// endpoint, whose access lines are logged at DEBUG.
+func isProbePath(path string) bool {
+	return path == "/health" || path == "/ready" || path == "/metrics"
+}
+
+// maxUserAgentLog bounds the user agent in the log: it is the client's to
+// choose, and one log line must stay one readable line.
+const maxUserAgentLog = 256
+
+// truncateForLog cuts s to at most n bytes, marking the cut.
+func truncateForLog(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// millis is d in milliseconds, to the microsecond: logs carry durations as
+// numbers with the unit in the key (latency_ms), which JSON log pipelines
+// can aggregate, instead of Go duration strings or bare nanoseconds.
+func millis(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }

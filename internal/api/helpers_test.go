@@ -121,6 +121,8 @@ type gatewayOptions struct {
 	// retry is api.Options.Retry; zero means waits of a few milliseconds
 	// (Retry-After capped at 50ms), so that retries do not slow the tests.
 	retry api.RetryPolicy
+	// trustedProxies is api.Options.TrustedProxies, as the flag gives it.
+	trustedProxies string
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -177,8 +179,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if o.retry == (api.RetryPolicy{}) {
 		o.retry = api.RetryPolicy{Base: time.Millisecond, Max: 5 * time.Millisecond, MaxRetryAfter: 50 * time.Millisecond}
 	}
+	trusted, err := api.ParseTrustedProxies(o.trustedProxies)
+	if err != nil {
+		t.Fatalf("trusted proxies: %v", err)
+	}
 	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
-		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry})
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -87,21 +88,27 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		if !ok {
 			break
 		}
-		if failed != nil && !s.backoff(ctx, rec.attempts, failed) {
-			if shutdownCut(ctx) {
-				s.failShutdown(w, rec)
+		if failed != nil {
+			waited := time.Now()
+			if !s.backoff(ctx, rec.attempts, failed) {
+				if shutdownCut(ctx) {
+					s.failShutdown(w, rec)
+					return
+				}
+				s.connectionGone(rec, r.Context().Err())
 				return
 			}
-			s.connectionGone(rec, r.Context().Err())
-			return
+			s.log.Debug("waited before retrying", "request_id", rec.id, "attempt", rec.attempts+1, "wait_ms", millis(time.Since(waited)))
 		}
 		m, d, ok := plan.Next()
 		if !ok {
 			break
 		}
 		rec.attempts++
-		rec.answeredBy, rec.deployment, rec.upstream = m.ID, d.Label, d.Upstream
+		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel = m.ID, d.Label, d.Upstream, d.Model
+		sent := time.Now()
 		resp, first, err := s.send(ctx, d, req)
+		s.logAttempt(r.Context(), rec, m.ID, d, err, time.Since(sent))
 		if shutdownCut(ctx) && r.Context().Err() == nil {
 			if err == nil && resp.Stream != nil {
 				resp.Stream.Close()
@@ -145,6 +152,31 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	}
 	s.routeHeaders(w, rec)
 	s.fail(w, r, rec, lastErr)
+}
+
+// logAttempt writes, at DEBUG, where an attempt went and how it ended:
+// the upstream (without credentials), the status it answered (0: no
+// answer; for a stream, 200 once it started) and the time to it.
+func (s *Server) logAttempt(ctx context.Context, rec *record, model string, d *registry.Deployment, err error, took time.Duration) {
+	if !s.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	status := http.StatusOK
+	var ae *adapter.Error
+	switch {
+	case ctx.Err() != nil:
+		status = statusClientClosed
+	case errors.As(err, &ae):
+		status = ae.Status
+	case err != nil:
+		status = 0
+	}
+	attrs := []slog.Attr{slog.String("request_id", rec.id), slog.String("model", model), slog.String("deployment", d.Label),
+		slog.String("upstream", d.Upstream), slog.Int("attempt", rec.attempts), slog.Int("status", status), slog.Float64("latency_ms", millis(took))}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	s.log.LogAttrs(ctx, slog.LevelDebug, "upstream attempt", attrs...)
 }
 
 // send makes one attempt on d and, for a stream, reads its first item: a

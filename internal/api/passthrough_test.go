@@ -82,17 +82,17 @@ func TestUpstreamHeaders(t *testing.T) {
 func TestAccessLog(t *testing.T) {
 	g := startGateway(t, gatewayOptions{})
 	g.post(t, "/v1/chat/completions", `{"model":"chat","messages":[{"role":"user","content":"hi"}]}`, "X-Request-Id", "log-test-1")
-	waitFor(t, "the access log line", func() bool { return strings.Contains(g.logs.String(), "request_id=log-test-1") })
+	waitFor(t, "the access log line", func() bool { return strings.Contains(g.logs.String(), "msg=request request_id=log-test-1") })
 	var line string
 	for _, l := range strings.Split(g.logs.String(), "\n") {
-		if strings.Contains(l, "request_id=log-test-1") {
+		if strings.Contains(l, "msg=request request_id=log-test-1") {
 			if line != "" {
 				t.Fatalf("more than one log line for the request:\n%s\n%s", line, l)
 			}
 			line = l
 		}
 	}
-	for _, want := range []string{"msg=request", "method=POST", "path=/v1/chat/completions", "model=chat", "upstream=http://127.0.0.1:", "status=200", "latency=", "ttfb=", "bytes_in=", "bytes_out=", "prompt_tokens="} {
+	for _, want := range []string{"msg=request", "method=POST", "path=/v1/chat/completions", "model=chat", "upstream=http://127.0.0.1:", "status=200", "latency_ms=", "ttfb_ms=", "bytes_in=", "bytes_out=", "prompt_tokens="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line lacks %q: %s", want, line)
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -49,6 +50,10 @@ type Options struct {
 	// canceled (a local program is stopped) and the access log shows 499.
 	// Zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// TrustedProxies are the addresses of the proxies whose X-Forwarded-For
+	// names the client in the access log; nil trusts none, and the log
+	// shows the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -69,7 +74,9 @@ type Server struct {
 	writeTimeout time.Duration
 	bodyTimeout  time.Duration
 	bodyRate     int64
-	writers      sync.Pool // of *streamWriter
+	// trustedProxies: see Options.TrustedProxies.
+	trustedProxies []netip.Prefix
+	writers        sync.Pool // of *streamWriter
 	// draining is set by Drain: /health and /ready answer 503.
 	draining atomic.Bool
 	// ending is canceled by EndStreams; every stream's upstream context
@@ -81,7 +88,7 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
-		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate}
+		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout

@@ -122,7 +122,7 @@ func TestSlotFreedWhileTheClientIsStuck(t *testing.T) {
 	if status != 200 || !strings.Contains(body, `"content":"hello world "`) {
 		t.Fatalf("the next request got %d %s", status, body)
 	}
-	if strings.Contains(g.logs.String(), "request_id=stuck ") {
+	if strings.Contains(g.logs.String(), "msg=request request_id=stuck ") {
 		t.Errorf("the stuck request ended already; this test needs it in flight:\n%s", g.logs.String())
 	}
 }

@@ -33,6 +33,20 @@ type Settings struct {
 	// Now returns the current time. Nil means time.Now; tests inject a
 	// fake clock.
 	Now func() time.Time
+	// OnChange is told of every change of state: opened, half-open (a
+	// probe let through), closed; nil means nobody is. It is called
+	// without the breaker's lock held, on the goroutine that caused the
+	// change, and must not block. A probe released without an answer
+	// (Release) is no change: the breaker is as it was before the probe.
+	OnChange func(Change)
+}
+
+// Change is one change of a Breaker's state, for OnChange.
+type Change struct {
+	From, To            State
+	ConsecutiveFailures int
+	// CoolDown is the open period when To is Open.
+	CoolDown time.Duration
 }
 
 // withDefaults returns a copy of s with every zero field set to its default.
@@ -121,7 +135,7 @@ func New(s Settings) *Breaker {
 // Success, Failure or Release.
 func (b *Breaker) Allow() bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(b.state)
 	if !b.ready() {
 		return false
 	}
@@ -174,7 +188,7 @@ func (b *Breaker) ready() bool {
 // Success, Failure or Release.
 func (b *Breaker) Force() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(b.state)
 	if b.state == Closed {
 		return
 	}
@@ -198,7 +212,7 @@ func (b *Breaker) CoolDownEnd() time.Time {
 // request sent before the breaker opened.
 func (b *Breaker) Success() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(b.state)
 	b.state = Closed
 	b.failures = 0
 	b.coolDown = b.cfg.CoolDown
@@ -215,7 +229,7 @@ func (b *Breaker) Success() {
 // reported) and says nothing new, so it must not extend the open period.
 func (b *Breaker) Failure() {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer b.unlock(b.state)
 	b.failures++
 	switch b.state {
 	case Closed:
@@ -226,6 +240,19 @@ func (b *Breaker) Failure() {
 		b.coolDown = doubled(b.coolDown, b.cfg.MaxCoolDown)
 		b.open()
 	}
+}
+
+// unlock releases b.mu and tells OnChange when the state is no longer
+// from, the state when the lock was taken.
+func (b *Breaker) unlock(from State) {
+	if b.state == from || b.cfg.OnChange == nil {
+		b.mu.Unlock()
+		return
+	}
+	c := Change{From: from, To: b.state, ConsecutiveFailures: b.failures, CoolDown: b.coolDown}
+	notify := b.cfg.OnChange
+	b.mu.Unlock()
+	notify(c)
 }
 
 // open moves the breaker to Open for the current cool-down. b.mu is held.

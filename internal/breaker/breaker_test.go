@@ -420,3 +420,34 @@ func ExampleBreaker() {
 	fmt.Println(b.Allow(), b.Snapshot().State)
 	// Output: false open
 }
+
+// OnChange hears each change of state once: opened, half-open when a probe
+// goes through, re-opened with the cool-down doubled, closed; a probe
+// released without an answer, and calls that change nothing, are silent.
+func TestBreaker_OnChange(t *testing.T) {
+	c := &clock{t: time.Unix(1000, 0)}
+	var got []Change
+	b := New(Settings{FailureThreshold: 2, CoolDown: time.Second, Now: c.Now, OnChange: func(ch Change) { got = append(got, ch) }})
+	b.Failure()
+	b.Failure() // opens
+	b.Failure() // counted, no change
+	c.t = c.t.Add(time.Second)
+	b.Allow()   // probe
+	b.Release() // frees the probe slot: no change reported
+	b.Allow()   // probe again, still half-open
+	b.Failure() // re-opens, cool-down doubled
+	c.t = c.t.Add(2 * time.Second)
+	b.Force()
+	b.Success() // closes
+	b.Success()
+	want := []Change{
+		{From: Closed, To: Open, ConsecutiveFailures: 2, CoolDown: time.Second},
+		{From: Open, To: HalfOpen, ConsecutiveFailures: 3, CoolDown: time.Second},
+		{From: HalfOpen, To: Open, ConsecutiveFailures: 4, CoolDown: 2 * time.Second},
+		{From: Open, To: HalfOpen, ConsecutiveFailures: 4, CoolDown: 2 * time.Second},
+		{From: HalfOpen, To: Closed, ConsecutiveFailures: 0, CoolDown: time.Second},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}

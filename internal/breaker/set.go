@@ -51,6 +51,9 @@ func (s *Set) merge(c Settings) Settings {
 	if c.Now == nil {
 		c.Now = d.Now
 	}
+	if c.OnChange == nil {
+		c.OnChange = d.OnChange
+	}
 	return c
 }
 

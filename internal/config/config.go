@@ -56,6 +56,7 @@ type File struct {
 type Model struct {
 	Index       int           // position in the file's models array
 	ID          string        // what clients send as "model"
+	Name        string        // names the deployment in logs, headers and /health; "" means models[Index]
 	Adapter     string        // e.g. AdapterOpenAICompat
 	BaseURL     string        // API root including its version; trailing slashes trimmed; may end with a ?query, kept on every upstream URL
 	APIKey      string        // the literal key, or "" when APIKeyEnv is set or no key
@@ -116,6 +117,7 @@ type BreakerSettings struct {
 func (m *Model) PoolKey() string {
 	c := *m
 	c.Index = 0             // moving an entry in the file does not make it another deployment
+	c.Name = ""             // nor does renaming it: its breaker state and connections carry on
 	b, _ := json.Marshal(c) // a plain struct: cannot fail
 	return string(b)
 }
@@ -184,6 +186,7 @@ func Parse(name string, data []byte) (*File, error) {
 
 	f := &File{Path: name, Models: make([]Model, 0, len(entries))}
 	seen := make(map[string]int, len(entries))
+	names := make(map[string]int, len(entries))
 	for i, raw := range entries {
 		label := entryLabel(i, peekID(raw))
 		m, err := parseModel(raw)
@@ -191,6 +194,12 @@ func Parse(name string, data []byte) (*File, error) {
 			return nil, fmt.Errorf("%s: %s: %w", name, label, err)
 		}
 		m.Index = i
+		if m.Name != "" {
+			if j, dup := names[m.Name]; dup {
+				return nil, fmt.Errorf("%s: %s: name: %q is already the name of models[%d]", name, label, m.Name, j)
+			}
+			names[m.Name] = i
+		}
 		if j, dup := seen[m.ID]; dup {
 			// A second entry with the same id is another deployment of the
 			// same model; pool settings must then agree.
@@ -234,6 +243,15 @@ func (m *Model) ResolveAPIKey(lookupEnv func(string) (string, bool)) (key string
 		return "", fmt.Sprintf("environment variable %s contains whitespace or control characters", m.APIKeyEnv), false
 	}
 	return v, "", true
+}
+
+// DeploymentName returns the name that logs, headers and /health use for
+// the entry: its configured name, or models[i].
+func (m *Model) DeploymentName() string {
+	if m.Name != "" {
+		return m.Name
+	}
+	return fmt.Sprintf("models[%d]", m.Index)
 }
 
 // Label returns `models[i] (id "x")`, the way messages and logs refer to an

@@ -54,6 +54,14 @@ var badFiles = map[string]string{
 	"id-tab.bad.json":     `: models[0] (id "gpt\t4o"): id: must not contain whitespace or control characters (found U+0009)`,
 	"id-long.bad.json":    `: models[0] (id "` + strings.Repeat("a", 64) + `..."): id: must be at most 256 bytes, got 257`,
 
+	"name-empty.bad.json":      `: models[0] (id "x"): name: must not be empty (omit it to use models[N])`,
+	"name-space.bad.json":      `: models[0] (id "x"): name: must be printable ASCII without spaces (found U+0020)`,
+	"name-control.bad.json":    `: models[0] (id "x"): name: must be printable ASCII without spaces (found U+0000)`,
+	"name-long.bad.json":       `: models[0] (id "x"): name: must be at most 64 bytes, got 65`,
+	"name-number.bad.json":     `: models[0] (id "x"): name: must be a string, got number`,
+	"name-positional.bad.json": `: models[0] (id "x"): name: must not start with "models[", which names entries by position`,
+	"name-duplicate.bad.json":  `: models[1] (id "y"): name: "primary" is already the name of models[0]`,
+
 	// adapter
 	"adapter-missing.bad.json": `: models[0] (id "x"): adapter: required`,
 	"adapter-unknown.bad.json": `: models[0] (id "x"): adapter: unknown adapter type "foo" (supported: anthropic, custom_http, gemini, openai_compat, process)`,
@@ -311,6 +319,14 @@ func TestLoadPool(t *testing.T) {
 	}
 	if a.PoolKey() == b.PoolKey() {
 		t.Error("two different deployments share a PoolKey")
+	}
+	if a.DeploymentName() != "gpt-east" || b.DeploymentName() != "models[1]" {
+		t.Errorf("deployment names: %q, %q", a.DeploymentName(), b.DeploymentName())
+	}
+	renamed := a
+	renamed.Name = "gpt-west"
+	if renamed.PoolKey() != a.PoolKey() {
+		t.Error("renaming a deployment changed its PoolKey (its breaker state would reset)")
 	}
 	again, _ := Load(filepath.Join("testdata", "pool.good.json"))
 	if again.Models[1].PoolKey() != b.PoolKey() {

@@ -26,6 +26,7 @@ type wireFile struct {
 // parseModel.
 type wireModel struct {
 	ID          *string  `json:"id"`
+	Name        *string  `json:"name"`
 	Adapter     *string  `json:"adapter"`
 	BaseURL     *string  `json:"base_url"`
 	APIKey      *string  `json:"api_key"`
@@ -86,6 +87,7 @@ var protocols = map[string]string{
 
 const (
 	maxIDLen   = 256
+	maxNameLen = 64
 	maxTimeout = 86400 // seconds
 
 	minKeepAlive = 0.01 // seconds
@@ -144,6 +146,12 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		return m, fmt.Errorf("id: %w", err)
 	}
 	m.ID, m.Model = *w.ID, *w.ID
+	if w.Name != nil {
+		if err := checkName(*w.Name); err != nil {
+			return m, fmt.Errorf("name: %w", err)
+		}
+		m.Name = *w.Name
+	}
 
 	if w.Adapter == nil {
 		return m, errors.New("adapter: required")
@@ -255,6 +263,27 @@ func checkID(id string) error {
 	if i := strings.IndexFunc(id, isSpaceOrControl); i >= 0 {
 		r, _ := utf8.DecodeRuneInString(id[i:])
 		return fmt.Errorf("must not contain whitespace or control characters (found %U)", r)
+	}
+	return nil
+}
+
+// checkName accepts a deployment name: it goes into log lines and the
+// X-Aigateway-Deployment header, so it is short printable ASCII without
+// spaces, and it must not pass for the default label of another entry.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("must not be empty (omit it to use models[N])")
+	case len(name) > maxNameLen:
+		return fmt.Errorf("must be at most %d bytes, got %d", maxNameLen, len(name))
+	case strings.HasPrefix(name, "models["):
+		return fmt.Errorf("must not start with %q, which names entries by position", "models[")
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c > '~' {
+			r, _ := utf8.DecodeRuneInString(name[i:])
+			return fmt.Errorf("must be printable ASCII without spaces (found %U)", r)
+		}
 	}
 	return nil
 }

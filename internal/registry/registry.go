@@ -172,13 +172,16 @@ func newTemplate(m *config.Model, key string, headers map[string]string, d *Deps
 // Deployment is one models.json entry as the gateway serves it: one way to
 // reach a model. Several deployments with the same id form a pool.
 type Deployment struct {
-	// Label names the entry in logs and headers: models[3].
+	// Label names the entry in logs, headers and /health: its configured
+	// name, or models[3].
 	Label       string
 	AdapterType string
 	// Upstream names where requests go, for logs: the base URL without
 	// credentials.
 	Upstream string
-	Enabled  bool
+	// Model is the model name sent upstream (the entry's "model").
+	Model   string
+	Enabled bool
 	// Adapter is nil when the deployment is disabled or unavailable.
 	Adapter adapter.Adapter
 	// Unavailable is why an enabled deployment is not configured on this
@@ -193,6 +196,9 @@ type Deployment struct {
 	// Breaker takes the deployment out of rotation while it keeps failing.
 	// Its state lives in Deps.Breakers and survives reloads.
 	Breaker *breaker.Breaker
+	// key identifies the deployment's entry and resolved secrets, to tell
+	// what a reload changed (see Compare).
+	key string
 	// KeepAlive is the entry's keepalive_interval: how long a started
 	// stream may stay silent before the gateway writes a keep-alive
 	// comment; zero means never.
@@ -255,8 +261,9 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	}
 	for i := range f.Models {
 		cm := &f.Models[i]
-		dep := &Deployment{Label: fmt.Sprintf("models[%d]", cm.Index), AdapterType: cm.Adapter, Upstream: redact.URL(cm.BaseURL),
+		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: upstreamOf(cm), Model: cm.Model,
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
+		dep.key = cm.PoolKey()
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
 		if !cm.Enabled {
@@ -280,7 +287,8 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		m.Deployments = append(m.Deployments, dep)
 		key := cm.PoolKey()
 		keys = append(keys, key)
-		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown})
+		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown,
+			OnChange: logBreakerChange(d.Logger, cm.ID, dep.Label)})
 		if why := r.build(cm, dep, &d); why != nil {
 			var unavailable unavailableError
 			if !errors.As(why, &unavailable) {
@@ -344,6 +352,7 @@ func (r *Registry) build(cm *config.Model, dep *Deployment, d *Deps) error {
 		reuse += "\x00" + strings.Join(o.Env, "\x00")
 	}
 	r.byKey[reuse] = dep
+	dep.key = reuse
 	if d.Previous != nil {
 		if old := d.Previous.byKey[reuse]; old != nil && old.Adapter != nil {
 			dep.Adapter = old.Adapter
@@ -425,4 +434,29 @@ type modelObject struct {
 	Object  string `json:"object"`
 	Created int64  `json:"created"`
 	OwnedBy string `json:"owned_by"`
+}
+
+// logBreakerChange returns the breaker hook that tells the operator when a
+// deployment leaves rotation, is probed and comes back.
+func logBreakerChange(log *slog.Logger, id, label string) func(breaker.Change) {
+	return func(c breaker.Change) {
+		switch c.To {
+		case breaker.Open:
+			log.Warn("circuit breaker opened: deployment out of rotation", "model", id, "deployment", label,
+				"consecutive_failures", c.ConsecutiveFailures, "cool_down_ms", c.CoolDown.Milliseconds())
+		case breaker.HalfOpen:
+			log.Info("circuit breaker half-open: probing the deployment", "model", id, "deployment", label)
+		case breaker.Closed:
+			log.Info("circuit breaker closed: deployment back in rotation", "model", id, "deployment", label)
+		}
+	}
+}
+
+// upstreamOf names where an entry's requests go, for logs: the base URL
+// without credentials, or a local program's command (its first word).
+func upstreamOf(cm *config.Model) string {
+	if cm.Process != nil && len(cm.Process.Command) > 0 {
+		return cm.Process.Command[0]
+	}
+	return redact.URL(cm.BaseURL)
 }

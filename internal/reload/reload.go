@@ -200,7 +200,7 @@ func (w *Watcher) reloadNow(ctx context.Context, trigger string, attrs ...any) {
 	}
 	start := time.Now()
 	err := w.reload(ctx)
-	attrs = append([]any{"path", w.name, "trigger", trigger, "duration", time.Since(start)}, attrs...)
+	attrs = append([]any{"path", w.name, "trigger", trigger, "duration_ms", float64(time.Since(start).Microseconds()) / 1000}, attrs...)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // canceled by shutdown, not a config problem

@@ -67,15 +67,20 @@ func (a *Adapter) outcome(p *proc, out *output) (finish string, err error) {
 	if p.waitErr == nil && out.err == io.EOF {
 		return "stop", nil
 	}
+	// The message states how the program ended and quotes its standard
+	// error once; an exit status as the cause would only say again what
+	// exitText said.
 	msg := fmt.Sprintf("model %q: the program %s", a.o.ID, exitText(p.waitErr))
 	cause := p.waitErr
+	if _, exited := errors.AsType[*exec.ExitError](cause); exited {
+		cause = nil
+	}
 	if p.waitErr == nil { // it exited well, but its output could not be read
 		msg = fmt.Sprintf("model %q: reading the program's output failed", a.o.ID)
 		cause = out.err
 	}
 	if tail := p.stderr.tail(stderrLines, a.redactor); tail != "" {
 		msg += "; its standard error ends with:\n" + tail
-		cause = fmt.Errorf("%w; stderr: %s", cause, tail)
 	} else {
 		msg += "; its standard error was empty"
 	}
