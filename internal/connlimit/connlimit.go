@@ -261,6 +261,18 @@ func (w *waitList) push(c *conn, since time.Time) {
 	w.tail = c
 }
 
+// pushFront lists c as the first to go, whatever its age.
+func (w *waitList) pushFront(c *conn) {
+	c.since, c.list = time.Time{}, w
+	c.prev, c.next = nil, w.head
+	if w.head != nil {
+		w.head.prev = c
+	} else {
+		w.tail = c
+	}
+	w.head = c
+}
+
 func (w *waitList) remove(c *conn) {
 	if c.prev != nil {
 		c.prev.next = c.next
@@ -290,7 +302,7 @@ type reserveKey struct{}
 // requests that arrive on a reserve connection.
 func ConnContext(ctx context.Context, nc net.Conn) context.Context {
 	if c, ok := nc.(*conn); ok && c.reserve {
-		return context.WithValue(ctx, reserveKey{}, true)
+		return context.WithValue(ctx, reserveKey{}, c)
 	}
 	return ctx
 }
@@ -298,8 +310,26 @@ func ConnContext(ctx context.Context, nc net.Conn) context.Context {
 // OnReserve reports whether a request arrived on a reserve connection, one
 // accepted past the cap only so that probes get an answer.
 func OnReserve(ctx context.Context) bool {
-	v, _ := ctx.Value(reserveKey{}).(bool)
-	return v
+	_, ok := ctx.Value(reserveKey{}).(*conn)
+	return ok
+}
+
+// answered marks the reserve connection of ctx as done: it got its one
+// answer and only waits to be closed (net/http lingers up to half a second
+// before closing a connection whose request body it did not read), so a
+// newer connection may take its place at once.
+func answered(ctx context.Context) {
+	c, ok := ctx.Value(reserveKey{}).(*conn)
+	if !ok {
+		return
+	}
+	l := c.l
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c.counted {
+		c.unlist()
+		l.probes.pushFront(c)
+	}
 }
 
 // Handler answers requests on reserve connections itself, with 503 and
@@ -320,5 +350,9 @@ func Handler(next http.Handler, probe func(path string) bool) http.Handler {
 		openai.WriteError(w, http.StatusServiceUnavailable, &openai.Error{
 			Type: openai.TypeUnavailable, Code: "too_many_connections",
 			Message: "The gateway is at its connection limit; retry shortly"})
+		// The answer is on its way; the place may go to a probe now,
+		// rather than after net/http's linger over an unread body.
+		http.NewResponseController(w).Flush() //nolint:errcheck // best effort
+		answered(r.Context())
 	})
 }

@@ -267,3 +267,33 @@ func TestUnreadBodyAnswerEndsAtOnce(t *testing.T) {
 	}
 	waitOpen(t, ln, 0, 0)
 }
+
+// A reserve connection that got its 503 and only lingers (net/http waits
+// before closing a connection whose body it did not read) makes room for a
+// probe at once.
+func TestAnsweredReserveMakesRoom(t *testing.T) {
+	addr, ln := serve(t, Options{Max: 1, Reserve: 1, EvictAfter: time.Minute})
+	dial(t, addr) // holds the only normal place
+	waitOpen(t, ln, 1, 0)
+	lying := dial(t, addr)
+	io.WriteString(lying, "POST /work HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{") //nolint:errcheck
+	resp, err := http.ReadResponse(bufio.NewReader(lying), nil)
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("lying request on the reserve: %v %v", resp, err)
+	}
+	// The place is handed back right after the answer is flushed; a probe
+	// that comes a moment later gets in (net/http lingers 500 ms).
+	ok := false
+	for i := 0; i < 20 && !ok; i++ {
+		time.Sleep(10 * time.Millisecond)
+		probe := dial(t, addr)
+		probe.SetDeadline(time.Now().Add(time.Second))
+		io.WriteString(probe, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n") //nolint:errcheck
+		resp, err := http.ReadResponse(bufio.NewReader(probe), nil)
+		ok = err == nil && resp.StatusCode == http.StatusOK
+	}
+	if !ok {
+		t.Fatal("/health got no answer while the reserve lingered over an answered request")
+	}
+	time.Sleep(600 * time.Millisecond) // net/http's linger goroutine ends
+}
