@@ -34,12 +34,7 @@ func getStatus(client *http.Client, url string) (int, string, error) {
 func TestDrainDelayTurnsProbesAwayFirst(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--drain-delay", "1s"}, logs)
-	}()
+	logs, stop, wait := startRun(t, "--config", writeConfig(t, upstream.URL), "--port", "0", "--drain-delay", "1s")
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -65,7 +60,7 @@ func TestDrainDelayTurnsProbesAwayFirst(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("a request while draining: %d", resp.StatusCode)
 	}
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if took := time.Since(stopped); took < time.Second {
@@ -85,13 +80,7 @@ func TestDrainDelayTurnsProbesAwayFirst(t *testing.T) {
 func TestShutdownTimeoutEndsStreamsWithGatewayShutdown(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0",
-			"--drain-delay", "0", "--shutdown-timeout", "300ms"}, logs)
-	}()
+	logs, stop, wait := startRun(t, "--config", writeConfig(t, upstream.URL), "--port", "0", "--drain-delay", "0", "--shutdown-timeout", "300ms")
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -113,7 +102,7 @@ func TestShutdownTimeoutEndsStreamsWithGatewayShutdown(t *testing.T) {
 	if !strings.Contains(string(rest), `"code":"gateway_shutdown"`) || strings.Contains(string(rest), "[DONE]") {
 		t.Errorf("the stream cut at shutdown did not end with a gateway_shutdown event: %q", tail(string(rest), 400))
 	}
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	var access string

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -25,13 +24,10 @@ func TestFirstRunWithoutKeys(t *testing.T) {
 		t.Setenv(name[1], "") // restores the value after the test
 		os.Unsetenv(name[1])
 	}
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", shippedConfig, "--port", "0"}, logs) }()
+	logs, stop, wait := startRun(t, "--config", shippedConfig, "--port", "0", "--drain-delay", "0")
 	defer func() {
 		stop()
-		if err := <-done; err != nil {
+		if err := wait(); err != nil {
 			t.Errorf("run: %v", err)
 		}
 	}()

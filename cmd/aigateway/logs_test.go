@@ -23,19 +23,14 @@ var jsonListenRE = regexp.MustCompile(`"addr":"(http://127\.0\.0\.1:\d+)"`)
 func TestJSONAccessLine(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--log-format", "json",
-			"--trusted-proxies", "10.0.0.0/8,127.0.0.1"}, logs)
-	}()
+	logs, stop, wait := startRun(t, "--config", writeConfig(t, upstream.URL), "--port", "0", "--log-format", "json",
+		"--trusted-proxies", "10.0.0.0/8,127.0.0.1", "--drain-delay", "0")
 	stopped := false
 	shutdown := func() {
 		if !stopped {
 			stopped = true
 			stop()
-			if err := <-done; err != nil {
+			if err := wait(); err != nil {
 				t.Errorf("run: %v", err)
 			}
 		}
@@ -109,13 +104,10 @@ func TestReloadLogsChanges(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
 	path := writeConfig(t, upstream.URL)
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path, "--port", "0"}, logs) }()
+	logs, stop, wait := startRun(t, "--config", path, "--port", "0", "--drain-delay", "0")
 	defer func() {
 		stop()
-		if err := <-done; err != nil {
+		if err := wait(); err != nil {
 			t.Errorf("run: %v", err)
 		}
 	}()

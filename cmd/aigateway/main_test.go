@@ -70,6 +70,26 @@ func waitListening(t *testing.T, logs interface{ String() string }) string {
 	return ""
 }
 
+// startRun starts the gateway in-process with args, as main would, logging
+// to logs. stop is what SIGINT/SIGTERM do; wait returns run's result once
+// it returned (again on later calls). The test's cleanup stops it and
+// waits, so that no run outlives its test.
+func startRun(t *testing.T, args ...string) (logs *lockedBuffer, stop context.CancelFunc, wait func() error) {
+	t.Helper()
+	logs = &lockedBuffer{}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, logs) }()
+	var once sync.Once
+	var err error
+	wait = func() error {
+		once.Do(func() { err = <-done })
+		return err
+	}
+	t.Cleanup(func() { stop(); wait() }) //nolint:errcheck // the test checks the result it cares about
+	return logs, stop, wait
+}
+
 func writeConfig(t *testing.T, upstreamURL string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "models.json")
@@ -105,12 +125,7 @@ func streamChat(t *testing.T, client *http.Client, url string) (*http.Response, 
 func TestRunServesAndDrainsOnShutdown(t *testing.T) {
 	upstream := httptest.NewServer(mockllm.New(mockllm.Options{}))
 	defer upstream.Close()
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"--config", writeConfig(t, upstream.URL), "--port", "0", "--shutdown-timeout", "10s", "--drain-delay", "0"}, logs)
-	}()
+	logs, stop, wait := startRun(t, "--config", writeConfig(t, upstream.URL), "--port", "0", "--shutdown-timeout", "10s", "--drain-delay", "0")
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
@@ -125,7 +140,7 @@ func TestRunServesAndDrainsOnShutdown(t *testing.T) {
 	if !strings.HasSuffix(string(rest), "data: [DONE]\n\n") {
 		t.Errorf("the stream did not finish during shutdown: %q", rest)
 	}
-	if err := <-done; err != nil {
+	if err := wait(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	if _, err := client.Get(url + "/health"); err == nil {
@@ -254,11 +269,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg(upA.URL)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path, "--port", "0", "--drain-delay", "0"}, logs) }()
-	defer func() { stop(); <-done }()
+	logs, stop, wait := startRun(t, "--config", path, "--port", "0", "--drain-delay", "0")
+	defer func() { stop(); wait() }()
 	url := waitListening(t, logs)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
@@ -355,11 +367,8 @@ func TestReloadKeepsProcessConcurrency(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfg("v1", `, "queue_size": 4`)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"--config", path, "--port", "0", "--drain-delay", "0"}, logs) }()
-	defer func() { stop(); <-done }()
+	logs, stop, wait := startRun(t, "--config", path, "--port", "0", "--drain-delay", "0")
+	defer func() { stop(); wait() }()
 	url := waitListening(t, logs)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
