@@ -16,9 +16,12 @@ import (
 // client because it may name internal hosts.
 type Error struct {
 	Status int
-	// Body, when set, is an OpenAI error body to send as is (an upstream's own
-	// error, already checked to have the OpenAI shape and scrubbed of secrets).
-	Body []byte
+	// Body, when set, is an error body to send as is (an upstream's own
+	// error, already checked to have the shape of BodyProtocol and scrubbed
+	// of secrets): an OpenAI body unless BodyProtocol says otherwise. A
+	// client of another protocol gets Err in its own shape instead.
+	Body         []byte
+	BodyProtocol Protocol
 	// Err is the error sent to the client when Body is empty.
 	Err openai.Error
 	// Header holds response headers to pass on, such as Retry-After.

@@ -34,6 +34,12 @@ const (
 	ProtocolTemplate  = "template"
 )
 
+// The values of an openai_compat entry's "responses" field.
+const (
+	ResponsesNative  = "native"
+	ResponsesConvert = "convert"
+)
+
 // AdapterProcess is the adapter that runs a local program per request.
 const AdapterProcess = "process"
 
@@ -75,6 +81,15 @@ type Model struct {
 	// gateway writes a keep-alive comment to the client; 0 turns them off.
 	// Default DefaultKeepAliveInterval.
 	KeepAlive time.Duration
+	// MaxOutputTokens caps the output tokens a client may ask for through
+	// an inbound API (Claude Code asks for 32000 and more): a larger
+	// max_tokens is lowered to it. 0: no cap.
+	MaxOutputTokens int
+	// Responses says how an openai_compat entry serves /v1/responses:
+	// ResponsesNative passes the request through to the upstream's own
+	// /responses; ResponsesConvert (the default, "") converts it to chat
+	// completions.
+	Responses string
 
 	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
 	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key

@@ -37,6 +37,8 @@ type wireModel struct {
 	Timeout     *float64 `json:"timeout"`            // seconds, fractions allowed
 	KeepAlive   *float64 `json:"keepalive_interval"` // seconds, fractions allowed; 0: off
 	DropParams  *bool    `json:"drop_params"`        // converting adapters only
+	MaxOutput   *int     `json:"max_output_tokens"`  // clamp for inbound max_tokens
+	Responses   *string  `json:"responses"`          // openai_compat: "native" or "convert"
 
 	Protocol     *string            `json:"protocol"`                // custom_http only
 	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
@@ -234,6 +236,23 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, errors.New("drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent")
 		}
 		m.DropParams = *w.DropParams
+	}
+	if n := w.MaxOutput; n != nil {
+		if *n < 1 || *n > math.MaxInt32 {
+			return m, fmt.Errorf("max_output_tokens: must be between 1 and %d, got %d", math.MaxInt32, *n)
+		}
+		m.MaxOutputTokens = *n
+	}
+	if v := w.Responses; v != nil {
+		if m.Adapter != AdapterOpenAICompat {
+			return m, errors.New(`responses: only for openai_compat entries; other adapters always convert /v1/responses requests`)
+		}
+		switch *v {
+		case ResponsesNative, ResponsesConvert:
+			m.Responses = *v
+		default:
+			return m, fmt.Errorf(`responses: must be "native" (the upstream serves /responses) or "convert", got %q`, *v)
+		}
 	}
 	if t := w.Timeout; t != nil {
 		d := time.Duration(math.Round(*t * float64(time.Second)))
