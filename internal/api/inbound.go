@@ -142,4 +142,3 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, rec *record) {
 func anthropicClient(r *http.Request) bool {
 	return len(r.Header["Anthropic-Version"]) > 0
 }
-
