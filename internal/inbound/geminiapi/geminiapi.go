@@ -118,7 +118,16 @@ func (Dialect) Parse(body []byte, r *http.Request) (inbound.Request, error) {
 // without alt=sse, with the array's "]", which is the handler's framing).
 func (Dialect) StreamEnd() []byte { return nil }
 
-var _ inbound.Dialect = Dialect{}
+// SSEKeepAlive implements inbound.SSEKeepAliver: a blank line pair. The
+// Google Gen AI SDKs fail on SSE comments, but both skip blank lines
+// between events: go-genai splits events at "\n\n" and drops empty ones,
+// js-genai's event pattern (/^\s*data: .../) skips leading whitespace.
+func (Dialect) SSEKeepAlive() []byte { return []byte("\n\n") }
+
+var (
+	_ inbound.Dialect       = Dialect{}
+	_ inbound.SSEKeepAliver = Dialect{}
+)
 
 // request is a parsed generateContent or countTokens request.
 type request struct {

@@ -3,6 +3,7 @@ package geminiapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tidwall/gjson"
 
@@ -11,38 +12,17 @@ import (
 	"aigateway/internal/openai"
 )
 
-// ContentTypeJSON is the Content-Type of Gemini's JSON answers, the JSON
-// array stream (streamGenerateContent without alt=sse) included.
-const ContentTypeJSON = contentType
-
-// The JSON array framing of streamGenerateContent without alt=sse, as Google
-// serves it: "[" and the first element, then ",\r\n" before each further
-// element, and "]" at the end. Each element is one GenerateContentResponse
-// (the Data of a stream chunk) and is written as soon as it is made.
-
-// ArrayStart opens the array.
-func ArrayStart() []byte { return []byte("[") }
-
-// ArrayElement appends one element to dst: data, preceded by the
-// separator unless it is the first element.
-func ArrayElement(dst []byte, first bool, data []byte) []byte {
-	if !first {
-		dst = append(dst, ",\r\n"...)
+// ParseCount implements inbound.Counter for :countTokens.
+func (Dialect) ParseCount(body []byte, r *http.Request) (inbound.Request, error) {
+	model, _, ok := SplitPath(r.URL.Path)
+	if !ok {
+		return nil, badRequest("the URL must name a model: /v1beta/models/{model}:countTokens")
 	}
-	return append(dst, data...)
+	return ParseCountTokens(body, model)
 }
 
-// ArrayEnd closes the array.
-func ArrayEnd() []byte { return []byte("]") }
-
-// ArrayKeepAlive is what to write inside the array to keep a silent
-// connection alive: whitespace, which JSON allows before and after every
-// element and separator, so a client that parses the array whole or
-// element by element skips it.
-func ArrayKeepAlive() []byte { return []byte("\r\n") }
-
-// CountTokensBody is the countTokens answer, {"totalTokens":N}.
-func CountTokensBody(n int64) []byte {
+// CountAnswer implements inbound.Counter: {"totalTokens":N}.
+func (Dialect) CountAnswer(n int64) []byte {
 	b := append(make([]byte, 0, 32), `{"totalTokens":`...)
 	b = strconv.AppendInt(b, n, 10)
 	return append(b, '}')
@@ -52,19 +32,15 @@ func CountTokensBody(n int64) []byte {
 // media part) of up to 384 pixels a side; larger images count more tiles.
 const imageTokens = 258
 
-// EstimateTokens estimates the input tokens of a request parsed by this
-// package, for a countTokens request to a deployment that cannot count
-// (one that is neither Gemini nor Anthropic): one token per 4 bytes of text,
+// EstimateInputTokens implements inbound.Estimator: the input tokens of
+// the request, estimated for a countTokens request to a deployment that
+// cannot count (one that is not Gemini): one token per 4 bytes of text,
 // function call arguments, function responses and function declarations
 // (adapter.EstimateTokens), plus 258 tokens per media part, Gemini's count
 // for an image. It is an estimate in the same terms as the gateway's
 // other estimates, not a tokenizer: within some tens of percent for English
-// text and code. Any other Request counts 0.
-func EstimateTokens(req inbound.Request) int64 {
-	r, ok := req.(*request)
-	if !ok {
-		return 0
-	}
+// text and code.
+func (r *request) EstimateInputTokens() int64 {
 	bytes, media := 0, 0
 	part := func(p gjson.Result) {
 		switch {
@@ -135,6 +111,23 @@ func AppendModel(dst []byte, m ModelInfo) []byte {
 	return append(dst, '}')
 }
 
+// ListModels implements inbound.Lister: GET /v1beta/models lists every
+// model the gateway serves. The gateway's entries carry no display names
+// or context limits, so the ids stand in for the names and the limits are
+// left out.
+func (Dialect) ListModels(ids []string, _ time.Time) []byte {
+	models := make([]ModelInfo, len(ids))
+	for i, id := range ids {
+		models[i] = ModelInfo{ID: id}
+	}
+	return AppendModels(nil, models)
+}
+
+// ModelObject implements inbound.Lister: GET /v1beta/models/{model}.
+func (Dialect) ModelObject(id string, _ time.Time) []byte {
+	return AppendModel(nil, ModelInfo{ID: id})
+}
+
 // AppendModels appends the /v1beta/models answer, {"models":[...]}, all in
 // one page (no nextPageToken).
 func AppendModels(dst []byte, models []ModelInfo) []byte {
@@ -148,18 +141,15 @@ func AppendModels(dst []byte, models []ModelInfo) []byte {
 	return append(dst, "]}"...)
 }
 
-// WriteJSON writes a JSON answer with Google's Content-Type and status 200.
-func WriteJSON(w http.ResponseWriter, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(body) //nolint:errcheck // the client is gone if this fails
-}
-
 // ModelNotFound is the error for GET /v1beta/models/{model} (or any method)
 // naming a model the gateway does not serve, in Google's words.
 func ModelNotFound(model string) *inbound.Error {
 	return &inbound.Error{Status: http.StatusNotFound, Type: "not_found_error",
 		Message: "models/" + model + " is not found for API version v1beta, or is not supported for generateContent."}
 }
+
+var (
+	_ inbound.Counter   = Dialect{}
+	_ inbound.Lister    = Dialect{}
+	_ inbound.Estimator = (*request)(nil)
+)
