@@ -343,3 +343,34 @@ func TestGeminiCLICapturesReplayed(t *testing.T) {
 		}
 	}
 }
+
+// TestGeminiSDKStreamSurvivesKeepAlives streams from upstreams that ping
+// before they answer: the Gemini SDKs fail on SSE comments, so the
+// keep-alives must reach them as blank lines.
+func TestGeminiSDKStreamSurvivesKeepAlives(t *testing.T) {
+	pings := mockHeader(map[string]any{"pings_before_first": 3, "ping_every_ms": 5})
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "p-openai", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", ` + pings + ` "timeout": 5},
+		{"id": "p-gemini", "adapter": "gemini", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "gemini-2.5-flash", ` + pings + ` "timeout": 5},
+		{"id": "p-claude", "adapter": "anthropic", "base_url": "MOCK", "api_key": "` + upstreamKey + `", "model": "claude-sonnet-4-5", ` + pings + ` "max_tokens": 512, "timeout": 5}`})
+	c := genaiClient(t, g)
+	for _, model := range []string{"p-openai", "p-gemini", "p-claude"} {
+		t.Run(model, func(t *testing.T) {
+			var text strings.Builder
+			for chunk, err := range c.Models.GenerateContentStream(context.Background(), model, genai.Text("hi"), nil) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				text.WriteString(chunk.Text())
+			}
+			if text.Len() == 0 {
+				t.Error("no text")
+			}
+			_, _, raw := g.post(t, "/v1beta/models/"+model+":streamGenerateContent?alt=sse", `{"contents":[{"parts":[{"text":"hi"}]}]}`)
+			for _, line := range strings.Split(raw, "\n") {
+				if strings.HasPrefix(line, ":") {
+					t.Fatalf("an SSE comment reached a Gemini client: %q", line)
+				}
+			}
+		})
+	}
+}
