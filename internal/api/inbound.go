@@ -142,3 +142,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, rec *record) {
 func anthropicClient(r *http.Request) bool {
 	return len(r.Header["Anthropic-Version"]) > 0
 }
+
+// geminiClient reports whether a request comes from a Google Gen AI SDK,
+// which sends x-goog-api-client (and x-goog-api-key) on every request. The
+// Go SDK's default API version for the Gemini API is v1, so it lists
+// models at /v1/models, where OpenAI clients list them too.
+func geminiClient(r *http.Request) bool {
+	return len(r.Header["X-Goog-Api-Client"]) > 0 || len(r.Header["X-Goog-Api-Key"]) > 0
+}
