@@ -374,3 +374,17 @@ func TestGeminiSDKStreamSurvivesKeepAlives(t *testing.T) {
 		})
 	}
 }
+
+// A model id may hold a colon (Ollama's qwen3:8b): GET of the model is not
+// a method call, and a call on it splits at the last colon.
+func TestGeminiModelIDWithColon(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "qwen3:8b", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "qwen3"}`})
+	status, _, body := g.do(t, http.MethodGet, "/v1beta/models/qwen3:8b", "")
+	if status != http.StatusOK || !strings.Contains(body, `"models/qwen3:8b"`) {
+		t.Fatalf("GET: status %d, body %s", status, body)
+	}
+	status, _, body = g.post(t, "/v1beta/models/qwen3:8b:generateContent", `{"contents":[{"parts":[{"text":"hi"}]}]}`)
+	if status != http.StatusOK || !strings.Contains(body, `"candidates"`) {
+		t.Fatalf("generateContent: status %d, body %s", status, body)
+	}
+}

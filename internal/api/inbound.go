@@ -77,7 +77,13 @@ func geminiMethod(path string) (model, method string, ok bool) {
 	if i <= 0 {
 		return "", "", false
 	}
-	return rest[:i], rest[i+1:], true
+	switch method = rest[i+1:]; method {
+	case "generateContent", "streamGenerateContent", "countTokens":
+		// A model id may hold a colon itself (qwen3:8b): only these
+		// methods make the path a call.
+		return strings.TrimPrefix(rest[:i], "models/"), method, true
+	}
+	return "", "", false
 }
 
 // gemini serves the Gemini API's model methods.
