@@ -73,7 +73,9 @@ func TestResponseDetails(t *testing.T) {
 	}
 }
 
-func itoa(n int64) string { return string(CountTokensBody(n)[len(`{"input_tokens":`) : len(CountTokensBody(n))-1]) }
+func itoa(n int64) string {
+	return string(CountTokensBody(n)[len(`{"input_tokens":`) : len(CountTokensBody(n))-1])
+}
 
 func TestToolIDs(t *testing.T) {
 	for _, id := range []string{"call_abc123", "toolu_01XyZ", "call_tok_0_0__thought__c2lnbmF0dXJl", "functions.Read:1", "toolu_gw_x", "toolu_gw64_x", "toolu_", "a", "ü"} {
