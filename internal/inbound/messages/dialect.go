@@ -12,7 +12,6 @@ package messages
 
 import (
 	"net/http"
-	"strings"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -26,7 +25,11 @@ import (
 // Dialect is the Anthropic Messages dialect. The zero value is ready to use.
 type Dialect struct{}
 
-var _ inbound.Dialect = Dialect{}
+var (
+	_ inbound.Dialect = Dialect{}
+	_ inbound.Counter = Dialect{}
+	_ inbound.Lister  = Dialect{}
+)
 
 // Protocol implements inbound.Dialect.
 func (Dialect) Protocol() adapter.Protocol { return adapter.ProtocolMessages }
@@ -39,6 +42,19 @@ func (Dialect) StreamEnd() []byte { return nil }
 // a JSON object of bounded depth with a string "model" and a non-empty
 // "messages" array. Everything else is read when converting.
 func (Dialect) Parse(body []byte, r *http.Request) (inbound.Request, error) {
+	return parseRequest(body, r, false)
+}
+
+// ParseCount implements inbound.Counter: a count_tokens request, which has
+// the fields of a Messages request without max_tokens.
+func (Dialect) ParseCount(body []byte, r *http.Request) (inbound.Request, error) {
+	return parseRequest(body, r, true)
+}
+
+// CountAnswer implements inbound.Counter.
+func (Dialect) CountAnswer(n int64) []byte { return CountTokensBody(n) }
+
+func parseRequest(body []byte, r *http.Request, count bool) (inbound.Request, error) {
 	if err := jsonlimit.Validate(body); err != nil {
 		return nil, badRequest("the request body is not valid JSON: " + err.Error())
 	}
@@ -52,7 +68,7 @@ func (Dialect) Parse(body []byte, r *http.Request) (inbound.Request, error) {
 	// gjson reads a string; aliasing the body avoids a copy. The body is
 	// never modified (later attempts send it again).
 	doc := gjson.Result{Type: gjson.JSON, Raw: unsafe.String(&body[start], len(body)-start), Index: start}
-	req := &Request{body: body, doc: doc, count: r != nil && strings.HasSuffix(r.URL.Path, "/count_tokens")}
+	req := &Request{body: body, doc: doc, count: count}
 	var msgs gjson.Result
 	doc.ForEach(func(key, value gjson.Result) bool {
 		switch key.Str {

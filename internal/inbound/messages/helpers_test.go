@@ -55,7 +55,11 @@ func parse(t testing.TB, path string, headers map[string]string, body []byte) *R
 	for k, v := range headers {
 		hr.Header.Set(k, v)
 	}
-	req, err := Dialect{}.Parse(body, hr)
+	parse := Dialect{}.Parse
+	if strings.HasSuffix(path, "/count_tokens") {
+		parse = Dialect{}.ParseCount
+	}
+	req, err := parse(body, hr)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

@@ -257,7 +257,7 @@ func TestParse(t *testing.T) {
 	}
 
 	hr, _ = http.NewRequest(http.MethodPost, "/v1/messages/count_tokens?beta=true", nil)
-	r, err = Dialect{}.Parse([]byte(`{"model":"m","messages":[{"role":"user","content":"hello there"}]}`), hr)
+	r, err = Dialect{}.ParseCount([]byte(`{"model":"m","messages":[{"role":"user","content":"hello there"}]}`), hr)
 	if err != nil {
 		t.Fatal(err)
 	}

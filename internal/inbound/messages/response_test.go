@@ -1,7 +1,6 @@
 package messages
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -123,14 +122,20 @@ func TestHelpers(t *testing.T) {
 	if got := string(CountTokensBody(11)); got != `{"input_tokens":11}` {
 		t.Errorf("CountTokensBody = %s", got)
 	}
-	rec := httptest.NewRecorder()
-	WriteModels(rec, []Model{{ID: "a", DisplayName: "Model A", Created: time.Unix(1700000000, 0)}, {ID: "b"}})
-	want := `{"data":[{"type":"model","id":"a","display_name":"Model A","created_at":"2023-11-14T22:13:20Z"},` +
-		`{"type":"model","id":"b","display_name":"b","created_at":"0001-01-01T00:00:00Z"}],"has_more":false,"first_id":"a","last_id":"b"}`
-	if rec.Code != http.StatusOK || rec.Body.String() != want {
-		t.Errorf("WriteModels: %d %s", rec.Code, rec.Body)
+	d := Dialect{}
+	created := time.Unix(1700000000, 0)
+	want := `{"data":[{"type":"model","id":"a","display_name":"a","created_at":"2023-11-14T22:13:20Z"},` +
+		`{"type":"model","id":"b","display_name":"b","created_at":"2023-11-14T22:13:20Z"}],"has_more":false,"first_id":"a","last_id":"b"}`
+	if got := string(d.ListModels([]string{"a", "b"}, created)); got != want {
+		t.Errorf("ListModels: %s", got)
 	}
-	if got := string(ModelsBody(nil)); got != `{"data":[],"has_more":false,"first_id":null,"last_id":null}` {
-		t.Errorf("ModelsBody(nil) = %s", got)
+	if got := string(d.ListModels(nil, created)); got != `{"data":[],"has_more":false,"first_id":null,"last_id":null}` {
+		t.Errorf("ListModels(nil) = %s", got)
+	}
+	if got := string(d.ModelObject("a", created)); got != `{"type":"model","id":"a","display_name":"a","created_at":"2023-11-14T22:13:20Z"}` {
+		t.Errorf("ModelObject = %s", got)
+	}
+	if got := string(d.CountAnswer(7)); got != `{"input_tokens":7}` {
+		t.Errorf("CountAnswer = %s", got)
 	}
 }
