@@ -357,3 +357,25 @@ func TestMessagesClientCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestMessagesNativeErrors: an Anthropic deployment's errors reach the
+// Messages client as Anthropic sent them: a 529 stays 529, and an error
+// event inside a stream ends the stream with an error event.
+func TestMessagesNativeErrors(t *testing.T) {
+	var directive atomic.Pointer[mockllm.Directive]
+	g := messagesGateway(t, &directive)
+	after := 1
+	directive.Store(&mockllm.Directive{StreamError: "overloaded_error", StreamErrorAfter: &after})
+	status, _, body := g.post(t, "/v1/messages", `{"model":"claude","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		"Anthropic-Version", "2023-06-01")
+	if status != http.StatusOK || !strings.HasPrefix(body, "event: message_start\n") ||
+		!strings.Contains(body, "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"") || strings.Contains(body, "message_stop") {
+		t.Errorf("stream with an error event: %d\n%s", status, body)
+	}
+	directive.Store(&mockllm.Directive{Status: 529})
+	status, _, body = g.post(t, "/v1/messages", `{"model":"claude","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}`,
+		"Anthropic-Version", "2023-06-01")
+	if status != 529 || gjson.Get(body, "error.type").Str != "overloaded_error" {
+		t.Errorf("529: %d %s", status, body)
+	}
+}
