@@ -26,6 +26,7 @@ import (
 	"aigateway/internal/config"
 	"aigateway/internal/connlimit"
 	"aigateway/internal/inbound/geminiapi"
+	"aigateway/internal/inbound/messages"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -214,7 +215,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
-		Dialects: api.Dialects{Gemini: geminiapi.Dialect{}}})
+		Dialects: api.Dialects{Messages: messages.Dialect{}, Gemini: geminiapi.Dialect{}}})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

@@ -3,12 +3,14 @@ package api_test
 import (
 	"aigateway/internal/api"
 	"aigateway/internal/inbound/geminiapi"
+	"aigateway/internal/inbound/messages"
 )
 
 // defaultDialects are the inbound APIs of every test gateway, as
 // cmd/aigateway serves them.
 func defaultDialects() api.Dialects {
 	return api.Dialects{
-		Gemini: geminiapi.Dialect{},
+		Messages: messages.Dialect{},
+		Gemini:   geminiapi.Dialect{},
 	}
 }

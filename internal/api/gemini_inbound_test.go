@@ -109,8 +109,8 @@ func TestGeminiSDKGenerateContent(t *testing.T) {
 	}
 }
 
-// weatherTool declares get_weather with Gemini's upper-case OpenAPI schema.
-func weatherTool() []*genai.Tool {
+// geminiWeatherTool declares get_weather with Gemini's upper-case OpenAPI schema.
+func geminiWeatherTool() []*genai.Tool {
 	return []*genai.Tool{{FunctionDeclarations: []*genai.FunctionDeclaration{{
 		Name: "get_weather", Description: "The weather in a city",
 		Parameters: &genai.Schema{Type: genai.TypeObject, Required: []string{"city"}, Properties: map[string]*genai.Schema{
@@ -135,7 +135,7 @@ func TestGeminiSDKFunctionCallRoundTrip(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				question := []*genai.Content{genai.NewContentFromText("Weather in Paris?", genai.RoleUser)}
-				cfg := &genai.GenerateContentConfig{Tools: weatherTool()}
+				cfg := &genai.GenerateContentConfig{Tools: geminiWeatherTool()}
 				var reply *genai.Content
 				if streamed {
 					reply = &genai.Content{Role: genai.RoleModel}
