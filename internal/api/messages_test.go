@@ -266,6 +266,13 @@ func TestMessagesErrorsAndCount(t *testing.T) {
 		t.Errorf("count_tokens for an OpenAI deployment: %+v, %v (want an estimate near 500)", n, err)
 	}
 
+	// For a Gemini deployment, Gemini's own countTokens answers.
+	n, err = client.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: "gem",
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("one two three four"))}})
+	if up := g.lastUpstream(t); err != nil || !strings.HasSuffix(up.Path, ":countTokens") || n.InputTokens != 4 {
+		t.Errorf("count_tokens for a Gemini deployment: %+v, %v, upstream %s %s", n, err, up.Path, up.Body)
+	}
+
 	status, _, body := g.do(t, http.MethodGet, "/v1/models", "", "Anthropic-Version", "2023-06-01")
 	if status != http.StatusOK || gjson.Get(body, "data.#(id==\"claude\").type").Str != "model" || !gjson.Get(body, "has_more").Exists() {
 		t.Errorf("models for an Anthropic client: %d %s", status, body)
