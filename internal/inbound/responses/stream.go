@@ -2,6 +2,8 @@ package responses
 
 import (
 	"strconv"
+	"strings"
+	"unsafe"
 
 	"github.com/tidwall/gjson"
 
@@ -96,36 +98,76 @@ func (q *request) NewStream(t inbound.Target) inbound.Stream {
 	return &stream{q: q, t: t, h: q.header()}
 }
 
-// Chunk implements inbound.Stream.
+// Chunk implements inbound.Stream. It reads the chunk in one pass over
+// its keys (and one over its delta's), on the chunk's bytes without a copy;
+// what outlives the call is cloned.
 func (s *stream) Chunk(data []byte) ([]adapter.Chunk, error) {
 	s.buf, s.marks = s.buf[:0], s.marks[:0]
 	if !s.started {
 		s.start()
 	}
-	root := gjson.ParseBytes(data)
-	if ch := root.Get("choices.0"); ch.Exists() {
-		d := ch.Get("delta")
-		if r := reasoningOf(d); r != "" {
-			s.reasoningDelta(r)
+	gjson.Parse(unsafe.String(unsafe.SliceData(data), len(data))).ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "choices":
+			v.ForEach(func(_, ch gjson.Result) bool {
+				s.choice(ch)
+				return false // choice 0 only: n > 1 is not asked for
+			})
+		case "usage":
+			if v.IsObject() {
+				s.usage = usageOf(v)
+			}
 		}
-		if c := d.Get("content"); c.Type == gjson.String && c.Str != "" {
-			s.textDelta(c.Str)
-		}
-		if c := d.Get("refusal"); c.Type == gjson.String && c.Str != "" {
-			s.textDelta(c.Str)
-		}
-		d.Get("tool_calls").ForEach(func(_, tc gjson.Result) bool {
-			s.toolDelta(tc)
-			return true
-		})
-		if f := ch.Get("finish_reason"); f.Type == gjson.String {
-			s.finish = f.Str
-		}
-	}
-	if u := root.Get("usage"); u.IsObject() {
-		s.usage = usageOf(u)
-	}
+		return true
+	})
 	return s.chunks(), nil
+}
+
+func (s *stream) choice(ch gjson.Result) {
+	var delta gjson.Result
+	ch.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "delta":
+			delta = v
+		case "finish_reason":
+			if v.Type == gjson.String {
+				s.finish = strings.Clone(v.Str)
+			}
+		}
+		return true
+	})
+	var reasoning, content, refusal string
+	var calls gjson.Result
+	delta.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "content":
+			content = v.Str
+		case "reasoning_content":
+			reasoning = v.Str
+		case "reasoning":
+			if reasoning == "" {
+				reasoning = v.Str
+			}
+		case "refusal":
+			refusal = v.Str
+		case "tool_calls":
+			calls = v
+		}
+		return true
+	})
+	if reasoning != "" {
+		s.reasoningDelta(reasoning)
+	}
+	if content != "" {
+		s.textDelta(content)
+	}
+	if refusal != "" {
+		s.textDelta(refusal)
+	}
+	calls.ForEach(func(_, tc gjson.Result) bool {
+		s.toolDelta(tc)
+		return true
+	})
 }
 
 // End implements inbound.Stream: it closes the open item, stores the
@@ -292,10 +334,10 @@ func (s *stream) toolDelta(tc gjson.Result) {
 		s.calls[i] = c
 	}
 	if id := tc.Get("id").Str; id != "" && c.callID == "" {
-		c.callID = id
+		c.callID = strings.Clone(id)
 	}
 	if name := tc.Get("function.name").Str; name != "" && c.name == "" {
-		c.name = name
+		c.name = strings.Clone(name)
 	}
 	frag := tc.Get("function.arguments").Str
 	if !c.open && !c.done && (c.name != "" || frag != "") {
