@@ -25,6 +25,7 @@ import (
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/connlimit"
+	"aigateway/internal/inbound/responses"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -212,7 +213,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies})
+		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
+		Dialects: api.Dialects{Responses: responses.New(responses.Options{})}})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

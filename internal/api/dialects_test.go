@@ -1,9 +1,12 @@
 package api_test
 
-import "aigateway/internal/api"
+import (
+	"aigateway/internal/api"
+	"aigateway/internal/inbound/responses"
+)
 
 // defaultDialects are the inbound APIs of every test gateway, as
 // cmd/aigateway serves them.
 func defaultDialects() api.Dialects {
-	return api.Dialects{}
+	return api.Dialects{Responses: responses.New(responses.Options{})}
 }

@@ -94,8 +94,9 @@ func (d *Dialect) StreamError(e *inbound.Error) []adapter.Chunk {
 // terminal event, without OpenAI Chat's [DONE].
 func (d *Dialect) StreamEnd() []byte { return nil }
 
-// Lookup returns a stored response object for GET /v1/responses/{id}.
-func (d *Dialect) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
+// Get implements inbound.Getter: a stored response object, for GET
+// /v1/responses/{id}.
+func (d *Dialect) Get(ctx context.Context, id string) ([]byte, bool, error) {
 	s, ok, err := d.store.Get(ctx, id)
 	if err != nil || !ok {
 		return nil, ok, err
@@ -103,11 +104,7 @@ func (d *Dialect) Lookup(ctx context.Context, id string) ([]byte, bool, error) {
 	return s.Response, true, nil
 }
 
-// NotFound is the error for a GET of a response the store does not hold,
-// worded like OpenAI's.
-func NotFound(id string) *inbound.Error {
-	return &inbound.Error{Status: http.StatusNotFound, Type: openai.TypeInvalidRequest,
-		Message: "Response with id '" + id + "' not found."}
-}
-
-var _ inbound.Dialect = (*Dialect)(nil)
+var (
+	_ inbound.Dialect = (*Dialect)(nil)
+	_ inbound.Getter  = (*Dialect)(nil)
+)

@@ -73,9 +73,9 @@ func TestPreviousResponse(t *testing.T) {
 	if _, err := q1.Response(openaiTarget, []byte(chatAnswer)); err != nil {
 		t.Fatal(err)
 	}
-	got, ok, err := d.Lookup(context.Background(), "resp_test1")
+	got, ok, err := d.Get(context.Background(), "resp_test1")
 	if err != nil || !ok || gjson.GetBytes(got, "id").Str != "resp_test1" {
-		t.Fatalf("Lookup: %s %v %v", got, ok, err)
+		t.Fatalf("Get: %s %v %v", got, ok, err)
 	}
 
 	// The follow-up streams, without storing itself.
