@@ -293,3 +293,46 @@ func TestResponsesClientCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestResponsesReasoningReplay: the reasoning_content of an
+// OpenAI-compatible reasoner comes back as a reasoning item whose
+// encrypted_content, replayed by a stateless client, returns to that
+// deployment as reasoning_content, and to no other.
+func TestResponsesReasoningReplay(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "reasoner", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "model": "mock-model", ` +
+		mockHeader(map[string]any{"reasoning_content": "Paris is in France."}) + ` "timeout": 5}`})
+	for _, stream := range []string{"false", "true"} {
+		status, _, body := g.post(t, "/v1/responses", `{"model":"reasoner","store":false,"stream":`+stream+`,"include":["reasoning.encrypted_content"],"input":"Where is Paris?"}`)
+		resp := gjson.Parse(body)
+		if stream == "true" {
+			events := streamEvents(t, body)
+			resp = gjson.Get(events[len(events)-1].data, "response")
+			names := ""
+			for _, ev := range events {
+				names += ev.name + " "
+			}
+			if !strings.Contains(names, "response.reasoning_summary_text.delta") {
+				t.Errorf("no reasoning summary deltas: %s", names)
+			}
+		}
+		rs := resp.Get("output.0")
+		if status != 200 || rs.Get("type").Str != "reasoning" || rs.Get("summary.0.text").Str != "Paris is in France." ||
+			!strings.HasPrefix(rs.Get("encrypted_content").Str, "aigw1:") {
+			t.Fatalf("stream %s: %d %s", stream, status, body)
+		}
+		replay := `{"store":false,"input":[{"role":"user","content":"Where is Paris?"},` + rs.Raw + `,` + resp.Get("output.1").Raw + `,{"role":"user","content":"And Rome?"}]}`
+		for _, tc := range []struct {
+			model string
+			want  string
+		}{{"reasoner", "Paris is in France."}, {"chat", ""}} {
+			status, _, body = g.post(t, "/v1/responses", `{"model":"`+tc.model+`",`+replay[1:])
+			if status != 200 {
+				t.Fatalf("replay to %s: %d %s", tc.model, status, body)
+			}
+			up := g.lastUpstream(t)
+			if got := gjson.GetBytes(up.Body, "messages.1.reasoning_content").Str; got != tc.want || gjson.GetBytes(up.Body, "messages.1.role").Str != "assistant" {
+				t.Errorf("replay to %s: upstream got %s", tc.model, up.Body)
+			}
+		}
+	}
+}

@@ -208,6 +208,10 @@ func (c *call) openaiChatWhole(d *Directive, rp *reply, h *openaiHead) error {
 	b = append(b, `{"index":0,"message":{"role":"assistant","content":`...)
 	b = rp.appendText(b)
 	b = append(b, `,"refusal":null`...)
+	if d.ReasoningContent != "" {
+		b = append(b, `,"reasoning_content":`...)
+		b = openai.AppendString(b, d.ReasoningContent)
+	}
 	if len(rp.calls) > 0 {
 		b = append(b, `,"tool_calls":[`...)
 		for i, tc := range rp.calls {
@@ -281,6 +285,15 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 	b = append(b, chunkTail...)
 	if err := sw.send(b); err != nil {
 		return err
+	}
+	if d.ReasoningContent != "" {
+		b = append(b[:hl], `{"index":0,"delta":{"reasoning_content":`...)
+		b = openai.AppendString(b, d.ReasoningContent)
+		b = append(b, '}')
+		b = append(b, chunkTail...)
+		if err := sw.send(b); err != nil {
+			return err
+		}
 	}
 	for i := range rp.numPieces() {
 		if err := p.next(); err != nil {

@@ -97,6 +97,15 @@ type Directive struct {
 	// ThoughtsTokens (Gemini only) is sent as usageMetadata.thoughtsTokenCount
 	// and added to totalTokenCount. Nil means the field is absent.
 	ThoughtsTokens *int `json:"thoughts_tokens,omitempty"`
+
+	// Responses helper block (inbound /v1/responses tests).
+
+	// ReasoningContent (OpenAI chat completions only) is the reasoning an
+	// OpenAI-compatible reasoning server (DeepSeek, vLLM) sends beside the
+	// answer: message.reasoning_content, or one reasoning_content delta
+	// right after the role chunk of a stream (not a body chunk: cut_after
+	// and the pacing do not count it).
+	ReasoningContent string `json:"reasoning_content,omitempty"`
 }
 
 // ToolCall is a tool call the mock replies with.

@@ -65,6 +65,11 @@ func (q *request) Chat(t inbound.Target) ([]byte, error) {
 		b = append(b, u.Raw...)
 	}
 	b = appendEffort(b, t, root.Get("reasoning.effort"))
+	if t.Upstream == adapter.ProtocolText {
+		// Templates and local programs answer with text: an agent's tools
+		// and formats would only make their adapters refuse the request.
+		return append(b, '}'), nil
+	}
 	b = appendResponseFormat(b, root.Get("text.format"))
 
 	start := len(b)

@@ -80,6 +80,7 @@ func TestChatItems(t *testing.T) {
 		{"openai", inbound.Target{Upstream: adapter.ProtocolChat, Deployment: "openai-1", MaxOutputTokens: 16384}},
 		{"anthropic", inbound.Target{Upstream: adapter.ProtocolMessages, Deployment: "claude-1"}},
 		{"gemini", inbound.Target{Upstream: adapter.ProtocolGemini, Deployment: "gemini-1"}},
+		{"text", inbound.Target{Upstream: adapter.ProtocolText, Deployment: "template-1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			q := mustParse(t, newTestDialect(nil), body)
