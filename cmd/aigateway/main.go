@@ -25,6 +25,7 @@ import (
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/connlimit"
+	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/responses"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
@@ -214,7 +215,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
-		Dialects: api.Dialects{Responses: responses.New(responses.Options{})}})
+		Dialects: api.Dialects{Gemini: geminiapi.Dialect{}, Responses: responses.New(responses.Options{})}})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

@@ -2,11 +2,15 @@ package api_test
 
 import (
 	"aigateway/internal/api"
+	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/responses"
 )
 
 // defaultDialects are the inbound APIs of every test gateway, as
 // cmd/aigateway serves them.
 func defaultDialects() api.Dialects {
-	return api.Dialects{Responses: responses.New(responses.Options{})}
+	return api.Dialects{
+		Gemini:    geminiapi.Dialect{},
+		Responses: responses.New(responses.Options{}),
+	}
 }

@@ -147,6 +147,15 @@ type Getter interface {
 	Get(ctx context.Context, id string) (body []byte, found bool, err error)
 }
 
+// SSEKeepAliver is a Dialect whose stream clients fail on SSE comments:
+// the Google Gen AI SDKs take any line of an alt=sse stream that is not
+// "data:" for an error (go-genai) or never match it (js-genai, which
+// Gemini CLI uses). The handler writes SSEKeepAlive instead of a comment,
+// for its own keep-alives and for the comments of an upstream stream.
+type SSEKeepAliver interface {
+	SSEKeepAlive() []byte
+}
+
 // StreamFailer is a Stream that reports a failure after its stream began
 // itself, continuing its own numbering and naming its own response
 // (Responses' response.failed with the next sequence_number); the handler
