@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -336,3 +337,36 @@ func TestResponsesReasoningReplay(t *testing.T) {
 		}
 	}
 }
+
+// benchmarkResponses is benchmarkChat for /v1/responses: converted for the
+// "chat" entry, passed through for "native". Compare with
+// BenchmarkChatStream (all of client, gateway and mock run in this process).
+func benchmarkResponses(b *testing.B, model string, stream bool) {
+	g := startGateway(b, gatewayOptions{mock: mockllm.Options{Chunks: 20}, extraModels: responsesModels()})
+	body := []byte(`{"model":"` + model + `","stream":` + map[bool]string{false: "false", true: "true"}[stream] + `,"store":false,"input":"Write a short greeting.","temperature":0.7}`)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	defer client.CloseIdleConnections()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 32<<10)
+		for pb.Next() {
+			resp, err := client.Post(g.URL+"/v1/responses", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n, _ := io.CopyBuffer(io.Discard, resp.Body, buf)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || n == 0 {
+				b.Errorf("status %d, %d bytes", resp.StatusCode, n)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkResponsesStream(b *testing.B)          { benchmarkResponses(b, "chat", true) }
+func BenchmarkResponsesNativeStream(b *testing.B)    { benchmarkResponses(b, "native", true) }
+func BenchmarkResponsesNonStream(b *testing.B)       { benchmarkResponses(b, "chat", false) }
+func BenchmarkResponsesNativeNonStream(b *testing.B) { benchmarkResponses(b, "native", false) }
