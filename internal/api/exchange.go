@@ -46,6 +46,9 @@ type exchange struct {
 	// deployments of one kind share it.
 	target    inbound.Target
 	converted *adapter.Request
+	// conv converts the stream of the last attempt, which is the one
+	// relayed; nil when it passed through.
+	conv inbound.Stream
 }
 
 // chatCounter is an adapter that counts the input tokens of a chat
@@ -82,7 +85,8 @@ func (x *exchange) sendTo(ctx context.Context, d *registry.Deployment) (*adapter
 		return nil, err
 	}
 	if resp.Stream != nil {
-		resp.Stream = &convertedStream{Stream: resp.Stream, conv: x.in.NewStream(t)}
+		x.conv = x.in.NewStream(t)
+		resp.Stream = &convertedStream{Stream: resp.Stream, conv: x.conv}
 		return resp, nil
 	}
 	body, err := x.in.Response(t, resp.Body)
@@ -279,12 +283,20 @@ func (f *framing) end(dst []byte) []byte {
 	return append(dst, f.dialect.StreamEnd()...)
 }
 
-// failure reports a stream's failure in-band, as its last event.
-func (f *framing) failure(dst []byte, status int, e *openai.Error) []byte {
+// failure reports a stream's failure in-band, as its last event: through
+// the converter of a converted stream when it can (inbound.StreamFailer),
+// else through the dialect.
+func (f *framing) failure(dst []byte, conv inbound.Stream, status int, e *openai.Error) []byte {
 	if f.dialect == nil {
 		return sse.AppendEvent(dst, nil, e.AppendJSON(nil))
 	}
-	for _, c := range f.dialect.StreamError(inboundError(status, e)) {
+	events := func() []adapter.Chunk {
+		if sf, ok := conv.(inbound.StreamFailer); ok {
+			return sf.Fail(inboundError(status, e))
+		}
+		return f.dialect.StreamError(inboundError(status, e))
+	}
+	for _, c := range events() {
 		dst = f.event(dst, c)
 	}
 	if f.array {

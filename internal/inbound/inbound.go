@@ -155,3 +155,11 @@ type Getter interface {
 type SSEKeepAliver interface {
 	SSEKeepAlive() []byte
 }
+
+// StreamFailer is a Stream that reports a failure after its stream began
+// itself, continuing its own numbering and naming its own response
+// (Responses' response.failed with the next sequence_number); the handler
+// prefers it to Dialect.StreamError, which knows neither.
+type StreamFailer interface {
+	Fail(e *Error) []adapter.Chunk
+}
