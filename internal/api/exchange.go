@@ -60,7 +60,7 @@ type chatCounter interface {
 
 // sendTo makes one attempt on d.
 func (x *exchange) sendTo(ctx context.Context, d *registry.Deployment) (*adapter.Response, error) {
-	x.local = false
+	x.local, x.conv = false, nil
 	if x.in == nil {
 		return d.Adapter.Send(ctx, x.chat)
 	}
