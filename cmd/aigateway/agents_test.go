@@ -1,0 +1,371 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"aigateway/internal/mockllm"
+)
+
+// The real-agent tests run Claude Code and Codex, as installed by npm, against
+// the gateway, which routes them to a scripted OpenAI-compatible model. .ci/run
+// installs the agents (pinned versions) and sets agentsDirEnv to the npm
+// prefix; without it the tests skip.
+const agentsDirEnv = "AIGW_AGENTS_DIR"
+
+// agentTimeout bounds one agent run: a turn against the mock takes about a
+// second, so this only catches an agent that waits for something forever.
+const agentTimeout = 120 * time.Second
+
+// The scripted model asks the agent to run agentCommand with its shell tool.
+// The command computes the marker, so the marker appears in the tool's output
+// only if a shell really ran it; the model's final answer quotes the marker
+// only if the tool result came back through the gateway.
+const (
+	agentCommand = `echo "AGENT-$((6*7))-RAN" > agent-marker.txt && cat agent-marker.txt`
+	agentMarker  = "AGENT-42-RAN"
+	agentFinal   = "Done: the shell printed " + agentMarker + "."
+	agentPrompt  = "Run the shell command that writes the marker file, then tell me what it printed."
+	agentModelID = "agent-model"
+)
+
+// shellTools maps the name of a shell tool an agent declares to the
+// arguments that make it run a command: Claude Code's Bash, Codex's
+// exec_command (unified exec) and its older shell tools.
+var shellTools = []struct {
+	name string
+	args func(cmd string) any
+}{
+	{"Bash", func(cmd string) any { return map[string]string{"command": cmd} }},
+	{"exec_command", func(cmd string) any { return map[string]string{"cmd": cmd} }},
+	{"shell_command", func(cmd string) any { return map[string]string{"command": cmd} }},
+	{"shell", func(cmd string) any { return map[string][]string{"command": {"bash", "-lc", cmd}} }},
+}
+
+// agentModel is the model behind the gateway: an OpenAI-compatible mock
+// (internal/mockllm, stream and non-stream) scripted per request from what
+// the request holds. A request without a tool result gets a call of the
+// shell tool the request declares; one with a tool result gets the final
+// text, which quotes the marker if the tool result held it.
+type agentModel struct {
+	mock *mockllm.Server
+
+	mu    sync.Mutex
+	turns []modelTurn
+}
+
+// modelTurn is what the model saw in one chat completions request and how
+// it answered.
+type modelTurn struct {
+	tools       []string // declared tool names
+	toolCallIDs []string // tool_call_id of each tool message
+	toolResults string   // the tool messages' contents, joined
+	answer      string   // the directive the mock answered with
+	body        []byte
+}
+
+func newAgentModel() *agentModel {
+	return &agentModel{mock: mockllm.New(mockllm.Options{Models: []string{"mock-model"}})}
+}
+
+func (m *agentModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions") {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		turn := scriptTurn(body)
+		m.mu.Lock()
+		m.turns = append(m.turns, turn)
+		m.mu.Unlock()
+		// The directive travels in mockllm's X-Mock header: the body is
+		// the gateway's, unchanged.
+		r.Header.Set("X-Mock", turn.answer)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	m.mock.ServeHTTP(w, r)
+}
+
+// scriptTurn decides the model's answer to one chat completions body.
+func scriptTurn(body []byte) modelTurn {
+	turn := modelTurn{body: body}
+	for _, name := range gjson.GetBytes(body, "tools.#.function.name").Array() {
+		turn.tools = append(turn.tools, name.String())
+	}
+	var results strings.Builder
+	for _, msg := range gjson.GetBytes(body, "messages").Array() {
+		if msg.Get("role").String() != "tool" {
+			continue
+		}
+		turn.toolCallIDs = append(turn.toolCallIDs, msg.Get("tool_call_id").String())
+		content := msg.Get("content")
+		if content.IsArray() {
+			for _, part := range content.Array() {
+				results.WriteString(part.Get("text").String())
+			}
+		} else {
+			results.WriteString(content.String())
+		}
+		results.WriteByte('\n')
+	}
+	turn.toolResults = results.String()
+	directive := map[string]any{}
+	switch {
+	case len(turn.toolCallIDs) > 0 && strings.Contains(turn.toolResults, agentMarker):
+		directive["content"] = agentFinal
+	case len(turn.toolCallIDs) > 0:
+		directive["content"] = "The tool result lacked the marker."
+	default:
+		directive["content"] = "No shell tool was declared."
+		for _, tool := range shellTools {
+			if slices.Contains(turn.tools, tool.name) {
+				args, _ := json.Marshal(tool.args(agentCommand))
+				directive = map[string]any{"tool_calls": []map[string]any{{"name": tool.name, "arguments": string(args)}}}
+				break
+			}
+		}
+	}
+	answer, _ := json.Marshal(directive)
+	turn.answer = string(answer)
+	return turn
+}
+
+func (m *agentModel) seen() []modelTurn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.turns)
+}
+
+// describe summarises what the model received, for failure messages.
+func (m *agentModel) describe() string {
+	var b strings.Builder
+	for i, turn := range m.seen() {
+		fmt.Fprintf(&b, "model request %d: tools %v, tool_call_ids %v, answered %s\n  tool results: %.300q\n  body: %.1500s\n",
+			i+1, turn.tools, turn.toolCallIDs, turn.answer, turn.toolResults, turn.body)
+	}
+	if b.Len() == 0 {
+		return "the model received no chat completions request\n"
+	}
+	return b.String()
+}
+
+// agentsDir returns the npm prefix holding the agents, or skips the test.
+func agentsDir(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs real agents")
+	}
+	dir := os.Getenv(agentsDirEnv)
+	if dir == "" {
+		t.Skipf("real agents not installed: %s is not set (.ci/run installs @anthropic-ai/claude-code and @openai/codex with npm and sets it)", agentsDirEnv)
+	}
+	return dir
+}
+
+// agentBinary returns the agent's executable under the npm prefix dir. The
+// prefix was named on purpose, so a missing agent fails the test.
+func agentBinary(t *testing.T, dir, name string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "node_modules", ".bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s=%s holds no %s: %v", agentsDirEnv, dir, name, err)
+	}
+	return bin
+}
+
+// startAgentGateway starts the gateway in front of a fresh agentModel,
+// serving agentModelID.
+func startAgentGateway(t *testing.T) (url string, model *agentModel, logs *lockedBuffer) {
+	t.Helper()
+	model = newAgentModel()
+	upstream := httptest.NewServer(model)
+	t.Cleanup(upstream.Close)
+	cfg := filepath.Join(t.TempDir(), "models.json")
+	config := fmt.Sprintf(`{"models": [{"id": %q, "adapter": "openai_compat", "base_url": %q, "api_key": "sk-upstream", "model": "mock-model"}]}`,
+		agentModelID, upstream.URL+"/v1")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs, _, _ = startRun(t, "--config", cfg, "--port", "0", "--drain-delay", "0")
+	return waitListening(t, logs), model, logs
+}
+
+// agentEnv is the environment of an agent run: nothing of the caller's but
+// PATH (the agents need node and a shell), so that no real credential or
+// configuration reaches it.
+func agentEnv(home string, vars ...string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "LANG=C.UTF-8", "NO_COLOR=1"}
+	return append(env, vars...)
+}
+
+// runAgent runs an agent in dir, bounded by agentTimeout; the whole process
+// group is killed at the deadline, shell children included.
+func runAgent(t *testing.T, dir string, env []string, bin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), agentTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("no exit within %s: %w", agentTimeout, err)
+	}
+	t.Logf("%s ran %s", filepath.Base(bin), time.Since(start).Round(time.Millisecond))
+	return out.String(), errOut.String(), err
+}
+
+// checkAgentTurn asserts what every agent's turn must show: the tool ran in
+// dir, the model got its result under the id of the call it made, and the
+// agent's final output (final) holds the model's final text.
+func checkAgentTurn(t *testing.T, dir string, model *agentModel, final string, report func() string) {
+	t.Helper()
+	if b, err := os.ReadFile(filepath.Join(dir, "agent-marker.txt")); err != nil || strings.TrimSpace(string(b)) != agentMarker {
+		t.Errorf("the shell tool did not run: agent-marker.txt: %q, %v\n%s", b, err, report())
+	}
+	var sawResult bool
+	for _, turn := range model.seen() {
+		if len(turn.toolCallIDs) == 0 {
+			continue
+		}
+		sawResult = true
+		// mockllm names its calls call_mock_<i>: a gateway that rewrites
+		// tool ids must map them back.
+		if !slices.Contains(turn.toolCallIDs, "call_mock_0") {
+			t.Errorf("the tool result came back under ids %v, not the model's call_mock_0\n%s", turn.toolCallIDs, report())
+		}
+		if !strings.Contains(turn.toolResults, agentMarker) {
+			t.Errorf("the tool result the model got lacks %s\n%s", agentMarker, report())
+		}
+	}
+	if !sawResult {
+		t.Errorf("the model never got a tool result\n%s", report())
+	}
+	if !strings.Contains(final, agentFinal) {
+		t.Errorf("the agent's final output %q lacks the model's final text %q\n%s", final, agentFinal, report())
+	}
+}
+
+// TestClaudeCodeShellTurn runs `claude -p` with ANTHROPIC_BASE_URL set to the
+// gateway (POST /v1/messages, converted to chat completions for the
+// OpenAI-compatible model): the model calls Bash, Claude Code runs it and
+// sends the result, the model answers.
+func TestClaudeCodeShellTurn(t *testing.T) {
+	bin := agentBinary(t, agentsDir(t), "claude")
+	url, model, logs := startAgentGateway(t)
+	home, work := t.TempDir(), t.TempDir()
+	env := agentEnv(home,
+		"ANTHROPIC_BASE_URL="+url,
+		"ANTHROPIC_API_KEY=sk-agent-test",
+		"ANTHROPIC_MODEL="+agentModelID,
+		"ANTHROPIC_SMALL_FAST_MODEL="+agentModelID,
+		"ANTHROPIC_DEFAULT_HAIKU_MODEL="+agentModelID,
+		// No update checks, telemetry or error reports: the gateway is the
+		// only server the run talks to.
+		"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+		"DISABLE_AUTOUPDATER=1",
+		"DISABLE_TELEMETRY=1",
+		"DISABLE_ERROR_REPORTING=1",
+	)
+	// --allowedTools instead of --dangerously-skip-permissions, which
+	// Claude Code refuses to honour as root (CI containers).
+	stdout, stderr, err := runAgent(t, work, env, bin,
+		"-p", agentPrompt, "--allowedTools", "Bash", "--output-format", "json")
+	report := func() string {
+		return fmt.Sprintf("claude stdout:\n%s\nclaude stderr:\n%s\n%sgateway log:\n%s", stdout, stderr, model.describe(), logs)
+	}
+	if err != nil {
+		t.Fatalf("claude -p: %v\n%s", err, report())
+	}
+	var result struct {
+		IsError bool   `json:"is_error"`
+		Result  string `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(lastLine(stdout)), &result); err != nil {
+		t.Fatalf("claude -p --output-format json printed no result: %v\n%s", err, report())
+	}
+	if result.IsError {
+		t.Errorf("claude reports an error\n%s", report())
+	}
+	checkAgentTurn(t, work, model, result.Result, report)
+}
+
+// TestCodexShellTurn runs `codex exec` with a model provider whose base_url
+// is the gateway (POST /v1/responses, converted to chat completions for the
+// OpenAI-compatible model): the model calls exec_command, Codex runs it and
+// sends the function_call_output, the model answers.
+func TestCodexShellTurn(t *testing.T) {
+	bin := agentBinary(t, agentsDir(t), "codex")
+	url, model, logs := startAgentGateway(t)
+	home, work := t.TempDir(), t.TempDir()
+	codexHome := filepath.Join(home, ".codex")
+	if err := os.Mkdir(codexHome, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := fmt.Sprintf(`model = %q
+model_provider = "aigateway"
+check_for_update_on_startup = false
+
+[analytics]
+enabled = false
+
+[model_providers.aigateway]
+name = "aigateway"
+base_url = %q
+wire_api = "responses"
+env_key = "AIGW_AGENT_KEY"
+`, agentModelID, url+"/v1")
+	if err := os.WriteFile(filepath.Join(codexHome, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	last := filepath.Join(home, "last-message.txt")
+	env := agentEnv(home, "CODEX_HOME="+codexHome, "AIGW_AGENT_KEY=sk-agent-test")
+	// The sandbox is bypassed because CI containers cannot nest one; the
+	// command only writes into the test's own temporary directory.
+	stdout, stderr, err := runAgent(t, work, env, bin, "exec",
+		"--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", "--ephemeral",
+		"--color", "never", "-o", last, agentPrompt)
+	report := func() string {
+		return fmt.Sprintf("codex stdout:\n%s\ncodex stderr:\n%s\n%sgateway log:\n%s", stdout, stderr, model.describe(), logs)
+	}
+	if err != nil {
+		t.Fatalf("codex exec: %v\n%s", err, report())
+	}
+	final, err := os.ReadFile(last)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	checkAgentTurn(t, work, model, string(final), report)
+}
+
+// lastLine returns the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
