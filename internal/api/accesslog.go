@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/inbound"
 )
 
 // record is what the access log line reports about one request. Handlers
@@ -31,6 +32,9 @@ type record struct {
 	// went away first.
 	status int
 	err    error
+	// dialect is the inbound API the client speaks (nil: OpenAI's), whose
+	// error shape every error of the request takes.
+	dialect inbound.Dialect
 }
 
 // logWriter records the status, bytes and time to first byte of a response.

@@ -40,13 +40,13 @@ func (s *Server) readBody(w *logWriter, r *http.Request, rec *record) []byte {
 	switch {
 	case errors.As(err, &tooBig):
 		w.Header().Set("Connection", "close") // do not read the rest of a huge body
-		openai.WriteError(w, http.StatusRequestEntityTooLarge, &openai.Error{
+		s.writeError(w, rec, http.StatusRequestEntityTooLarge, &openai.Error{
 			Type: openai.TypeInvalidRequest, Code: "request_too_large",
 			Message: "The request body exceeds the gateway's limit of " + formatBytes(s.maxBody)})
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		rec.err = err
 		w.Header().Set("Connection", "close")
-		openai.WriteError(w, http.StatusRequestTimeout, &openai.Error{
+		s.writeError(w, rec, http.StatusRequestTimeout, &openai.Error{
 			Type: openai.TypeInvalidRequest, Code: "request_timeout",
 			Message: "The request body arrived too slowly; the gateway needs it to start within " +
 				s.bodyTimeout.String() + " and then to average at least " + formatBytes(s.bodyRate) + " per second"})

@@ -123,6 +123,8 @@ type gatewayOptions struct {
 	retry api.RetryPolicy
 	// trustedProxies is api.Options.TrustedProxies, as the flag gives it.
 	trustedProxies string
+	// dialects are the inbound APIs; nil means defaultDialects().
+	dialects *api.Dialects
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -183,8 +185,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if err != nil {
 		t.Fatalf("trusted proxies: %v", err)
 	}
+	if o.dialects == nil {
+		d := defaultDialects()
+		o.dialects = &d
+	}
 	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
-		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted})
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

@@ -16,7 +16,6 @@ import (
 	"aigateway/internal/openai"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
-	"aigateway/internal/sse"
 )
 
 // inference serves chat completions, completions and embeddings: read the
@@ -52,7 +51,7 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 		return
 	}
 	req := &adapter.Request{Op: op, Body: body, Fields: f, RequestID: rec.id}
-	s.attempt(w, r, rec, plan, req)
+	s.attempt(w, r, rec, plan, &exchange{chat: req, stream: f.Stream, model: f.Model, requestID: rec.id})
 }
 
 // attempt tries the plan's deployments until one answers. Retries and
@@ -63,7 +62,7 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 // another deployment, or may try the same one again. Only a retry of a
 // deployment that failed waits (backoff or its Retry-After): moving on is
 // immediate, and the last failure reaches the client at once.
-func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, req *adapter.Request) {
+func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *router.Plan, x *exchange) {
 	var lastErr error
 	// A stream's upstream request (or program) must also stop when a
 	// keep-alive write finds that the client stopped reading, which the
@@ -71,7 +70,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	// It also stops when EndStreams cuts the streams still running at the
 	// end of a shutdown.
 	ctx, abort := r.Context(), context.CancelCauseFunc(nil)
-	if req.Fields.Stream {
+	if x.stream {
 		ctx, abort = context.WithCancelCause(ctx)
 		defer abort(nil)
 		defer context.AfterFunc(s.ending, func() { abort(context.Cause(s.ending)) })()
@@ -107,7 +106,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		rec.attempts++
 		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel = m.ID, d.Label, d.Upstream, d.Model
 		sent := time.Now()
-		resp, first, err := s.send(ctx, d, req)
+		resp, first, err := s.send(ctx, d, x)
 		s.logAttempt(r.Context(), rec, m.ID, d, err, time.Since(sent))
 		if shutdownCut(ctx) && r.Context().Err() == nil {
 			if err == nil && resp.Stream != nil {
@@ -138,7 +137,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		if resp.Stream != nil {
-			s.relay(ctx, w, r, rec, resp.Stream, first, abort)
+			s.relay(ctx, w, r, rec, x, resp.Stream, first, abort)
 			return
 		}
 		rec.usage = resp.Usage
@@ -148,7 +147,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 	if lastErr == nil {
 		// A plan always offers a first attempt (forced when every
 		// deployment is out of rotation): this is a gateway bug.
-		lastErr = fmt.Errorf("router: the plan for %q offered no deployment", req.Fields.Model)
+		lastErr = fmt.Errorf("router: the plan for %q offered no deployment", x.model)
 	}
 	s.routeHeaders(w, rec)
 	s.fail(w, r, rec, lastErr)
@@ -184,14 +183,17 @@ func (s *Server) logAttempt(ctx context.Context, rec *record, model string, d *r
 // attempt's outcome to d's breaker exactly once, whatever happens (a panic
 // included): at once for an answer or a failure, and for a stream that
 // started, when the stream ends (see outcomeStream).
-func (s *Server) send(ctx context.Context, d *registry.Deployment, req *adapter.Request) (resp *adapter.Response, first streamHead, err error) {
+func (s *Server) send(ctx context.Context, d *registry.Deployment, x *exchange) (resp *adapter.Response, first streamHead, err error) {
 	reported := false
 	defer func() {
 		if !reported {
 			d.Breaker.Release()
 		}
 	}()
-	resp, err = d.Adapter.Send(ctx, req)
+	resp, err = x.sendTo(ctx, d)
+	if x.local { // answered by the gateway: says nothing about the upstream
+		return resp, first, err
+	}
 	if err == nil && resp.Stream != nil {
 		first.keepAlive = d.KeepAlive
 		first.chunk, err = resp.Stream.Next()
@@ -407,25 +409,18 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rec *record, err e
 	}
 	var ae *adapter.Error
 	if !errors.As(err, &ae) {
-		openai.WriteError(w, http.StatusInternalServerError, &openai.Error{
+		s.writeError(w, rec, http.StatusInternalServerError, &openai.Error{
 			Type: openai.TypeServer, Code: "internal_error", Message: "internal gateway error; see the gateway log for request " + rec.id})
 		return
 	}
-	for k, v := range ae.Header {
-		w.Header()[k] = v
-	}
-	if ae.Body != nil {
-		writeJSON(w, ae.Status, ae.Body)
-		return
-	}
-	openai.WriteError(w, ae.Status, &ae.Err)
+	s.writeUpstreamError(w, rec, ae)
 }
 
 // failShutdown answers a request that EndStreams cut before its stream
 // started: 503 gateway_shutdown, which a client may retry elsewhere.
 func (s *Server) failShutdown(w http.ResponseWriter, rec *record) {
 	rec.err = errGatewayShutdown
-	openai.WriteError(w, http.StatusServiceUnavailable, &shutdownError)
+	s.writeError(w, rec, http.StatusServiceUnavailable, &shutdownError)
 }
 
 var (
@@ -447,22 +442,24 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // the next chunk is not already at hand, so every event reaches the client
 // as soon as it arrived, and events that arrived together share one write.
 // While the upstream is silent it writes a keep-alive comment every
-// keep-alive interval (see streamWriter). It sends [DONE] only when the
-// upstream finished; otherwise the last event is an error the client can
-// see. Each write is bounded by the write timeout: a client that stops
-// reading is dropped (499), which closes the stream, canceling the
-// upstream request or stopping the program.
-func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *record, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
+// keep-alive interval (see streamWriter). It ends the stream the client's
+// protocol's way (OpenAI's [DONE]) only when the upstream finished;
+// otherwise the last event is an error the client can see. Each write is
+// bounded by the write timeout: a client that stops reading is dropped
+// (499), which closes the stream, canceling the upstream request or
+// stopping the program.
+func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *record, x *exchange, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()
 	}()
+	f := framing{dialect: rec.dialect, array: x.jsonArray}
 	h := w.Header()
-	h["Content-Type"] = sseContentType
+	h["Content-Type"] = f.contentType()
 	h["Cache-Control"] = noCache
 	h["X-Accel-Buffering"] = no // keep nginx in front of us from buffering
 	w.WriteHeader(http.StatusOK)
-	sw := s.streamWriter(w, head.keepAlive, abort)
+	sw := s.streamWriter(w, head.keepAlive, abort, f.keepAlive())
 	defer s.release(sw) // before st.Close: nothing writes once the handler returns
 	c, err := head.chunk, error(nil)
 	if head.ended {
@@ -475,7 +472,11 @@ func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *
 		}
 		sw.dl.extend()
 		if err == io.EOF {
-			_, werr := w.Write(doneEvent)
+			sw.buf = f.end(sw.buf[:0])
+			var werr error
+			if len(sw.buf) > 0 {
+				_, werr = w.Write(sw.buf)
+			}
 			sw.dl.end(w, rec, werr)
 			return
 		}
@@ -485,23 +486,23 @@ func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *
 				s.connectionGone(rec, err)
 				return
 			}
-			e := &openai.Error{Type: openai.TypeServer, Code: "stream_error", Message: "the stream failed: internal gateway error"}
+			status, e := http.StatusInternalServerError, &openai.Error{Type: openai.TypeServer, Code: "stream_error", Message: "the stream failed: internal gateway error"}
 			var ae *adapter.Error
 			switch {
 			case shutdownCut(ctx):
-				rec.err, e = errGatewayShutdown, &shutdownError
+				rec.err, status, e = errGatewayShutdown, http.StatusServiceUnavailable, &shutdownError
 			case errors.As(err, &ae):
-				e = &ae.Err
+				status, e = ae.Status, &ae.Err
 			}
-			sw.buf = sse.AppendEvent(sw.buf[:0], nil, e.AppendJSON(nil))
+			sw.buf = f.failure(sw.buf[:0], status, e)
 			w.Write(sw.buf) //nolint:errcheck // last write either way
 			w.FlushError()  //nolint:errcheck // the log keeps the upstream's error
 			return
 		}
 		if c.Comment {
-			sw.buf = sse.AppendComment(sw.buf[:0], c.Data)
+			sw.buf = f.comment(sw.buf[:0], c.Data)
 		} else {
-			sw.buf = sse.AppendEvent(sw.buf[:0], c.Event, c.Data)
+			sw.buf = f.event(sw.buf[:0], c)
 		}
 		_, werr := w.Write(sw.buf)
 		if werr == nil && !st.Buffered() {

@@ -51,7 +51,7 @@ func TestRelayWritesEveryKindOfItem(t *testing.T) {
 	rr := httptest.NewRecorder()
 	w := &logWriter{ResponseWriter: rr, rec: &record{start: time.Now()}}
 	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
-	s.relay(r.Context(), w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Data: []byte(`{"first":true}`)}}, nil)
+	s.relay(r.Context(), w, r, w.rec, &exchange{}, st, streamHead{chunk: adapter.Chunk{Data: []byte(`{"first":true}`)}}, nil)
 	want := "data: {\"first\":true}\n\n" +
 		"event: message_start\ndata: {\"type\":\"message_start\"}\n\n" +
 		": OPENROUTER PROCESSING\n\n" +
@@ -135,7 +135,7 @@ func TestKeepAliveNeverOverlapsTheRelay(t *testing.T) {
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		s.relay(r.Context(), w, r, w.rec, st, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: interval}, nil)
+		s.relay(r.Context(), w, r, w.rec, &exchange{}, st, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: interval}, nil)
 		gw.done.Store(true)
 	}()
 	deadline := time.Now().Add(5 * time.Second)
@@ -204,7 +204,7 @@ func TestFailedKeepAliveStopsTheUpstream(t *testing.T) {
 	returned := make(chan struct{})
 	go func() {
 		defer close(returned)
-		s.relay(ctx, w, r, w.rec, &ctxStream{ctx: ctx}, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: 5 * time.Millisecond}, abort)
+		s.relay(ctx, w, r, w.rec, &exchange{}, &ctxStream{ctx: ctx}, streamHead{chunk: adapter.Chunk{Comment: true, Data: []byte("up")}, keepAlive: 5 * time.Millisecond}, abort)
 	}()
 	select {
 	case <-returned:

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/inbound"
 	"aigateway/internal/openai"
 	"aigateway/internal/router"
 )
@@ -54,6 +55,8 @@ type Options struct {
 	// names the client in the access log; nil trusts none, and the log
 	// shows the connection's peer.
 	TrustedProxies []netip.Prefix
+	// Dialects are the inbound APIs served besides OpenAI's.
+	Dialects Dialects
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -83,12 +86,17 @@ type Server struct {
 	// is canceled with its cause.
 	ending     context.Context
 	endStreams context.CancelCauseFunc
+	dialects   Dialects
+	// started is when the server was made: the creation time of every
+	// model in the Anthropic model list.
+	started time.Time
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
-		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies}
+		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies,
+		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second)}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
@@ -147,8 +155,39 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 		}
 	case "/v1/models":
 		if allow(w, r, http.MethodGet) {
+			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
+				s.listModels(w, l)
+				return
+			}
 			writeJSON(w, http.StatusOK, s.router.Registry().ListJSON())
 		}
+	case "/v1/messages":
+		if s.dialects.Messages != nil && allow(w, r, http.MethodPost) {
+			s.inboundAPI(w, r, rec, s.dialects.Messages, false)
+		} else if s.dialects.Messages == nil {
+			s.notFound(w, r, rec)
+		}
+	case "/v1/messages/count_tokens":
+		if s.dialects.Messages != nil && allow(w, r, http.MethodPost) {
+			s.inboundAPI(w, r, rec, s.dialects.Messages, true)
+		} else if s.dialects.Messages == nil {
+			s.notFound(w, r, rec)
+		}
+	case "/v1/responses":
+		if s.dialects.Responses != nil && allow(w, r, http.MethodPost) {
+			s.inboundAPI(w, r, rec, s.dialects.Responses, false)
+		} else if s.dialects.Responses == nil {
+			s.notFound(w, r, rec)
+		}
+	case "/v1beta/models":
+		if l, ok := s.dialects.Gemini.(inbound.Lister); ok {
+			rec.dialect = s.dialects.Gemini
+			if allow(w, r, http.MethodGet) {
+				s.listModels(w, l)
+			}
+			return
+		}
+		s.notFound(w, r, rec)
 	case "/health":
 		if allow(w, r, http.MethodGet) {
 			s.health(w)
@@ -158,16 +197,46 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 			s.ready(w)
 		}
 	default:
-		if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
-			if allow(w, r, http.MethodGet) {
-				s.model(w, r, rec, id)
-			}
-			return
-		}
-		openai.WriteError(w, http.StatusNotFound, &openai.Error{
-			Type: openai.TypeInvalidRequest, Code: "unknown_url",
-			Message: "Unknown request URL: " + r.Method + " " + path + ". See the gateway's README for its endpoints."})
+		s.dispatchPrefixed(w, r, rec)
 	}
+}
+
+// dispatchPrefixed routes the paths that carry an id.
+func (s *Server) dispatchPrefixed(w *logWriter, r *http.Request, rec *record) {
+	path := r.URL.Path
+	if model, method, ok := geminiMethod(path); ok && s.dialects.Gemini != nil {
+		rec.model = model
+		s.gemini(w, r, rec, method)
+		return
+	}
+	if id, ok := strings.CutPrefix(path, "/v1beta/models/"); ok && id != "" && s.dialects.Gemini != nil {
+		rec.dialect = s.dialects.Gemini
+		if l, ok := s.dialects.Gemini.(inbound.Lister); ok && allow(w, r, http.MethodGet) {
+			s.modelObject(w, r, rec, l, strings.TrimPrefix(id, "models/"))
+		}
+		return
+	}
+	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
+		if allow(w, r, http.MethodGet) {
+			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
+				rec.dialect = s.dialects.Messages
+				s.modelObject(w, r, rec, l, id)
+				return
+			}
+			s.model(w, r, rec, id)
+		}
+		return
+	}
+	if id, ok := strings.CutPrefix(path, "/v1/responses/"); ok && id != "" && s.dialects.Responses != nil {
+		rec.dialect = s.dialects.Responses
+		if g, ok := s.dialects.Responses.(inbound.Getter); ok && allow(w, r, http.MethodGet) {
+			s.storedResponse(w, r, rec, g, id)
+		} else if !ok {
+			s.notFound(w, r, rec)
+		}
+		return
+	}
+	s.notFound(w, r, rec)
 }
 
 // allow answers 405 unless r uses method (GET routes also take HEAD).
@@ -191,7 +260,7 @@ func (s *Server) finish(w *logWriter, r *http.Request) {
 		}
 		s.log.Error("handler panic", "request_id", w.rec.id, "panic", p, "stack", string(debug.Stack()))
 		if !w.wroteHeader {
-			openai.WriteError(w, http.StatusInternalServerError, &openai.Error{
+			s.writeError(w, w.rec, http.StatusInternalServerError, &openai.Error{
 				Type: openai.TypeServer, Code: "internal_error", Message: "internal gateway error"})
 		}
 	}

@@ -44,6 +44,9 @@ type streamWriter struct {
 	// abort cancels the stream's upstream request with err, so that Next
 	// returns at once and the upstream (or program) stops; nil means none.
 	abort context.CancelCauseFunc
+	// ping is the keep-alive: an SSE comment, or whitespace inside a
+	// JSON array stream.
+	ping []byte
 }
 
 // maxPooledBuf bounds the buffer a pooled streamWriter keeps: one huge
@@ -52,12 +55,12 @@ const maxPooledBuf = 64 << 10
 
 // streamWriter returns a writer for a stream to w, with a keep-alive every
 // interval of silence (zero: none). The caller must release it.
-func (s *Server) streamWriter(w *logWriter, interval time.Duration, abort context.CancelCauseFunc) *streamWriter {
+func (s *Server) streamWriter(w *logWriter, interval time.Duration, abort context.CancelCauseFunc, ping []byte) *streamWriter {
 	sw, _ := s.writers.Get().(*streamWriter)
 	if sw == nil {
 		sw = &streamWriter{buf: make([]byte, 0, 1024)}
 	}
-	sw.w, sw.dl, sw.interval, sw.stopped, sw.err, sw.abort = w, newWriteDeadline(w, s.writeTimeout), interval, false, nil, abort
+	sw.w, sw.dl, sw.interval, sw.stopped, sw.err, sw.abort, sw.ping = w, newWriteDeadline(w, s.writeTimeout), interval, false, nil, abort, ping
 	sw.dl.extend()
 	if interval > 0 {
 		sw.pending.Add(1)
@@ -136,7 +139,7 @@ func (sw *streamWriter) keepAlive() error {
 		return nil
 	}
 	sw.dl.extend() // keep-alives are bounded by the write timeout too
-	_, err := sw.w.Write(keepAliveComment)
+	_, err := sw.w.Write(sw.ping)
 	if err == nil {
 		err = sw.w.FlushError()
 	}

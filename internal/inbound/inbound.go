@@ -16,7 +16,9 @@
 package inbound
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"aigateway/internal/adapter"
 )
@@ -106,4 +108,41 @@ type Target struct {
 	Deployment string
 	// MaxOutputTokens is the entry's max_output_tokens; 0: no cap.
 	MaxOutputTokens int64
+}
+
+// Counter is a Dialect with a token-counting endpoint
+// (/v1/messages/count_tokens, Gemini's :countTokens).
+type Counter interface {
+	// ParseCount reads a count request. Its Native() is sent with
+	// adapter.NativeCountTokens to a deployment that speaks the protocol;
+	// for another deployment its Chat(t) body is counted by the adapter
+	// when it can count (Gemini's countTokens), else EstimateInputTokens.
+	ParseCount(body []byte, r *http.Request) (Request, error)
+	// CountAnswer is the endpoint's answer for n input tokens.
+	CountAnswer(n int64) []byte
+}
+
+// Estimator is a Request that can estimate its own input tokens, for
+// count requests no upstream can answer exactly.
+type Estimator interface {
+	EstimateInputTokens() int64
+}
+
+// Lister is a Dialect with a model list of its own format (Anthropic's
+// /v1/models for clients that send anthropic-version, Gemini's
+// /v1beta/models).
+type Lister interface {
+	// ListModels returns the list body for the model ids, which the
+	// gateway has served since created.
+	ListModels(ids []string, created time.Time) []byte
+	// ModelObject returns the body for one model, for GET .../models/{id}.
+	ModelObject(id string, created time.Time) []byte
+}
+
+// Getter is a Dialect that keeps answers for a later GET (Responses'
+// GET /v1/responses/{id}).
+type Getter interface {
+	// Get returns the stored object's JSON; found is false for an unknown
+	// or expired id.
+	Get(ctx context.Context, id string) (body []byte, found bool, err error)
 }

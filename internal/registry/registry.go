@@ -203,6 +203,11 @@ type Deployment struct {
 	// stream may stay silent before the gateway writes a keep-alive
 	// comment; zero means never.
 	KeepAlive time.Duration
+	// Protocol is what the adapter speaks upstream after converting a
+	// chat completions request: the inbound APIs convert for it.
+	Protocol adapter.Protocol
+	// MaxOutputTokens is the entry's max_output_tokens; 0: no cap.
+	MaxOutputTokens int64
 }
 
 // Model is a model id as clients see it: a pool of deployments plus the
@@ -231,6 +236,7 @@ type Registry struct {
 	byKey       map[string]*Deployment
 	procs       []procSlots // the slots of the process deployments, for the next reload
 	listJSON    []byte
+	listed      []string // the ids of listJSON, in its order
 }
 
 // Build creates the adapters for f. An enabled deployment that lacks its
@@ -262,7 +268,8 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	for i := range f.Models {
 		cm := &f.Models[i]
 		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: upstreamOf(cm), Model: cm.Model,
-			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive}
+			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive,
+			Protocol: protocolOf(cm), MaxOutputTokens: int64(cm.MaxOutputTokens)}
 		dep.key = cm.PoolKey()
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
@@ -319,6 +326,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		var obj modelObject
 		json.Unmarshal(m.ObjectJSON, &obj) //nolint:errcheck // encoded above
 		list.Data = append(list.Data, obj)
+		r.listed = append(r.listed, m.ID)
 	}
 	var err error
 	if r.listJSON, err = json.Marshal(list); err != nil {
@@ -423,6 +431,24 @@ func (r *Registry) Entries(fn func(id string, d *Deployment)) {
 
 // ListJSON is the GET /v1/models body: the models that can serve.
 func (r *Registry) ListJSON() []byte { return r.listJSON }
+
+// Listed returns the ids of the models ListJSON lists (those that can
+// serve), in its order, for the inbound APIs' own model lists. The caller
+// must not modify it.
+func (r *Registry) Listed() []string { return r.listed }
+
+// protocolOf is what an entry's adapter speaks upstream.
+func protocolOf(cm *config.Model) adapter.Protocol {
+	switch {
+	case cm.Adapter == config.AdapterOpenAICompat:
+		return adapter.ProtocolChat
+	case cm.Protocol == config.ProtocolAnthropic:
+		return adapter.ProtocolMessages
+	case cm.Protocol == config.ProtocolGemini:
+		return adapter.ProtocolGemini
+	}
+	return adapter.ProtocolText
+}
 
 type modelList struct {
 	Object string        `json:"object"`
