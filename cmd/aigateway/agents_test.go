@@ -270,6 +270,9 @@ func checkAgentTurn(t *testing.T, dir string, model *agentModel, final string, r
 	if !strings.Contains(final, agentFinal) {
 		t.Errorf("the agent's final output %q lacks the model's final text %q\n%s", final, agentFinal, report())
 	}
+	for i, turn := range model.seen() {
+		t.Logf("model request %d: %d tools declared, tool results %v, answered %s", i+1, len(turn.tools), turn.toolCallIDs, turn.answer)
+	}
 }
 
 // TestClaudeCodeShellTurn runs `claude -p` with ANTHROPIC_BASE_URL set to the

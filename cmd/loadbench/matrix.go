@@ -167,10 +167,10 @@ func runMatrix(o options, base string, gw *process, rows []matrixRow) error {
 				row.client.name, row.upstream.name, modeName(stream), float64(n)/res.elapsed.Seconds(), m.cpuMS, res.errors)
 		}
 	}
-	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per row; CPU = the gateway process's user+system CPU ms per 1000 requests; ratio = CPU / CPU of the same client protocol's passthrough row in the same mode\n\n",
+	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per row; CPU = the gateway process's user+system CPU ms per 1000 requests; ratios = CPU / CPU of the passthrough row of the same client protocol, and of chat completions, in the same mode\n\n",
 		o.concurrency, o.requests, o.streamRequests, o.chunks)
-	fmt.Println("| client API | upstream | path | mode | req/s | p50 | p99 | CPU ms / 1000 req | vs passthrough | errors | incomplete |")
-	fmt.Println("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| client API | upstream | path | mode | req/s | p50 | p99 | CPU ms / 1000 req | vs passthrough | vs chat passthrough | errors | incomplete |")
+	fmt.Println("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var notes []string
 	for _, m := range all {
 		path := "converted"
@@ -178,12 +178,13 @@ func runMatrix(o options, base string, gw *process, rows []matrixRow) error {
 			path = "passthrough"
 		}
 		if m.n == 0 {
-			fmt.Printf("| %s | %s | %s | %s | - | - | - | - | - | all | %d |\n",
+			fmt.Printf("| %s | %s | %s | %s | - | - | - | - | - | - | all | %d |\n",
 				m.row.client.name, m.row.upstream.name, path, modeName(m.stream), m.res.incomplete)
 		} else {
-			fmt.Printf("| %s | %s | %s | %s | %.0f | %s | %s | %.0f | %s | %d | %d |\n",
+			fmt.Printf("| %s | %s | %s | %s | %.0f | %s | %s | %.0f | %s | %s | %d | %d |\n",
 				m.row.client.name, m.row.upstream.name, path, modeName(m.stream),
-				float64(m.n)/m.res.elapsed.Seconds(), m.res.p(50), m.res.p(99), m.cpuMS, ratio(m, all), m.res.errors, m.res.incomplete)
+				float64(m.n)/m.res.elapsed.Seconds(), m.res.p(50), m.res.p(99), m.cpuMS,
+				ratio(m, all, m.row.client.name), ratio(m, all, "chat"), m.res.errors, m.res.incomplete)
 		}
 		if m.res.firstErr != nil {
 			notes = append(notes, fmt.Sprintf("- %s <- %s, %s: first error: %v", m.row.client.name, m.row.upstream.name, modeName(m.stream), m.res.firstErr))
@@ -196,14 +197,14 @@ func runMatrix(o options, base string, gw *process, rows []matrixRow) error {
 	return nil
 }
 
-// ratio is m's CPU relative to the passthrough row of its client protocol
-// in the same mode: "-" when that row was not measured or failed.
-func ratio(m measurement, all []measurement) string {
+// ratio is m's CPU relative to the passthrough row of client's protocol in
+// the same mode: "-" when that row was not measured or failed.
+func ratio(m measurement, all []measurement, client string) string {
 	if m.n == 0 || m.res.errors > 0 {
 		return "-"
 	}
 	for _, base := range all {
-		if base.row.passthrough() && base.row.client.name == m.row.client.name && base.stream == m.stream {
+		if base.row.passthrough() && base.row.client.name == client && base.stream == m.stream {
 			if base.n == 0 || base.res.errors > 0 || base.cpuMS == 0 {
 				return "-"
 			}
