@@ -110,7 +110,16 @@ func run() error {
 	cfg := filepath.Join(dir, "models.json")
 	// The id differs from the upstream name so that the gateway really
 	// rewrites the model field, as it does in production.
-	config := gatewayConfig(mockURL)
+	var pr *probe
+	probeURL := ""
+	if o.matrix {
+		if pr, err = startProbe(); err != nil {
+			return err
+		}
+		defer pr.close()
+		probeURL = pr.url
+	}
+	config := gatewayConfig(mockURL, probeURL)
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -127,7 +136,7 @@ func run() error {
 	defer gw.stop()
 
 	if o.matrix {
-		return runMatrix(o, "http://127.0.0.1:"+gwPort, gw, rows)
+		return runMatrix(o, "http://127.0.0.1:"+gwPort, gw, pr, rows)
 	}
 	targets := []struct {
 		name string

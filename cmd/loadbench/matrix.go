@@ -38,30 +38,46 @@ var clientProtocols = []clientProtocol{
 type upstream struct {
 	name  string
 	model string // the gateway's model id
-	entry string // the models.json entry; %[1]s is the mock's URL
+	// upstreamModel is the entry's "model", what the upstream is asked for.
+	upstreamModel string
+	// entry is the models.json entry without id and base_url; %s in
+	// baseURL is the mock's URL.
+	entry, baseURL string
 	// only, if set, limits the upstream to one client protocol: an
 	// OpenAI-compatible upstream serving /responses natively differs from
 	// "openai" only for responses clients.
 	only string
 }
 
+// The ids differ from the upstream names so that the gateway really
+// rewrites the model field, as it does in production.
 var upstreams = []upstream{
-	// The id differs from the upstream name so that the gateway really
-	// rewrites the model field, as it does in production.
-	{"openai", "bench", `{"id":"bench","adapter":"openai_compat","base_url":"%[1]s/v1","api_key":"sk-bench","model":"mock-model"}`, ""},
-	{"openai-responses", "bench-responses", `{"id":"bench-responses","adapter":"openai_compat","base_url":"%[1]s/v1","api_key":"sk-bench","model":"mock-model","responses":"native"}`, "responses"},
-	{"anthropic", "bench-anthropic", `{"id":"bench-anthropic","adapter":"anthropic","base_url":"%[1]s","api_key":"sk-bench","model":"mock-claude","max_tokens":1024}`, ""},
-	{"gemini", "bench-gemini", `{"id":"bench-gemini","adapter":"gemini","base_url":"%[1]s","api_key":"sk-bench","model":"mock-gemini"}`, ""},
+	{"openai", "bench", "mock-model", `"adapter":"openai_compat","api_key":"sk-bench"`, "%s/v1", ""},
+	{"openai-responses", "bench-responses", "mock-model", `"adapter":"openai_compat","api_key":"sk-bench","responses":"native"`, "%s/v1", "responses"},
+	{"anthropic", "bench-anthropic", "mock-claude", `"adapter":"anthropic","api_key":"sk-bench","max_tokens":1024`, "%s", ""},
+	{"gemini", "bench-gemini", "mock-gemini", `"adapter":"gemini","api_key":"sk-bench"`, "%s", ""},
 }
 
+// probePrefix prefixes the id of each upstream's twin entry that points at
+// the probe instead of the mock (see probe).
+const probePrefix = "probe-"
+
 // gatewayConfig is the gateway's models.json: one entry per upstream, all
-// served by the mock at mockURL.
-func gatewayConfig(mockURL string) string {
-	entries := make([]string, len(upstreams))
-	for i, u := range upstreams {
-		entries[i] = fmt.Sprintf(u.entry, mockURL)
+// served by the mock at mockURL, and with probeURL set a twin of each
+// served by the probe.
+func gatewayConfig(mockURL, probeURL string) string {
+	var entries []string
+	for _, u := range upstreams {
+		entries = append(entries, u.configEntry(u.model, mockURL))
+		if probeURL != "" {
+			entries = append(entries, u.configEntry(probePrefix+u.model, probeURL))
+		}
 	}
 	return `{"models":[` + strings.Join(entries, ",") + `]}`
+}
+
+func (u upstream) configEntry(id, url string) string {
+	return fmt.Sprintf(`{"id":%q,"base_url":%q,"model":%q,%s}`, id, fmt.Sprintf(u.baseURL, url), u.upstreamModel, u.entry)
 }
 
 func clientNames() []string {
@@ -86,6 +102,8 @@ type matrixRow struct {
 	upstream upstream
 }
 
+// passthrough reports whether the upstream speaks the client's protocol,
+// so that the gateway should pass the request through.
 func (r matrixRow) passthrough() bool { return r.client.native == r.upstream.name }
 
 // matrixRows returns the rows for the comma-separated client and upstream
@@ -132,6 +150,7 @@ func pick(list string, known []string) ([]string, error) {
 type measurement struct {
 	row    matrixRow
 	stream bool
+	path   string // what the gateway sent upstream, from the probe
 	n      int
 	res    *result
 	cpuMS  float64 // gateway CPU ms per 1000 requests
@@ -139,7 +158,7 @@ type measurement struct {
 
 // runMatrix measures each row non-stream then stream against the gateway
 // at base and prints a Markdown table; progress goes to stderr.
-func runMatrix(o options, base string, gw *process, rows []matrixRow) error {
+func runMatrix(o options, base string, gw *process, pr *probe, rows []matrixRow) error {
 	if err := waitReady(base); err != nil {
 		return fmt.Errorf("aigateway: %w", err)
 	}
@@ -150,33 +169,31 @@ func runMatrix(o options, base string, gw *process, rows []matrixRow) error {
 			if stream {
 				n = o.streamRequests
 			}
+			path := pr.path(row.client.workload(base, probePrefix+row.upstream.model, stream, o.chunks), row.upstream)
 			w := row.client.workload(base, row.upstream.model, stream, o.chunks)
 			if warm := load(w, max(o.warmup, 1), o.concurrency); len(warm.latencies) == 0 {
 				// Nothing succeeds (e.g. an endpoint this build lacks):
 				// report the error instead of measuring failures.
-				all = append(all, measurement{row: row, stream: stream, res: warm})
+				all = append(all, measurement{row: row, stream: stream, path: path, res: warm})
 				fmt.Fprintf(os.Stderr, "%-9s <- %-16s %-10s fails: %v\n", row.client.name, row.upstream.name, modeName(stream), warm.firstErr)
 				continue
 			}
 			cpu0 := gw.cpu()
 			res := load(w, n, o.concurrency)
 			cpu := gw.cpu() - cpu0
-			m := measurement{row: row, stream: stream, n: n, res: res, cpuMS: float64(cpu.Milliseconds()) * 1000 / float64(n)}
+			m := measurement{row: row, stream: stream, path: path, n: n, res: res, cpuMS: float64(cpu.Milliseconds()) * 1000 / float64(n)}
 			all = append(all, m)
 			fmt.Fprintf(os.Stderr, "%-9s <- %-16s %-10s %7.0f req/s %6.0f CPU ms/1k, %d errors\n",
 				row.client.name, row.upstream.name, modeName(stream), float64(n)/res.elapsed.Seconds(), m.cpuMS, res.errors)
 		}
 	}
-	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per row; CPU = the gateway process's user+system CPU ms per 1000 requests; ratios = CPU / CPU of the passthrough row of the same client protocol, and of chat completions, in the same mode\n\n",
+	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per row; CPU = the gateway process's user+system CPU ms per 1000 requests; ratios = CPU / CPU of the passthrough row of the same client protocol, and of chat completions, in the same mode; path = what the gateway sent upstream: the client's body with only the model rewritten (passthrough) or another body (converted), and the upstream path\n\n",
 		o.concurrency, o.requests, o.streamRequests, o.chunks)
-	fmt.Println("| client API | upstream | path | mode | req/s | p50 | p99 | CPU ms / 1000 req | vs passthrough | vs chat passthrough | errors | incomplete |")
+	fmt.Println("| client API | upstream | path (upstream request) | mode | req/s | p50 | p99 | CPU ms / 1000 req | vs passthrough | vs chat passthrough | errors | incomplete |")
 	fmt.Println("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var notes []string
 	for _, m := range all {
-		path := "converted"
-		if m.row.passthrough() {
-			path = "passthrough"
-		}
+		path := m.path
 		if m.n == 0 {
 			fmt.Printf("| %s | %s | %s | %s | - | - | - | - | - | - | all | %d |\n",
 				m.row.client.name, m.row.upstream.name, path, modeName(m.stream), m.res.incomplete)
