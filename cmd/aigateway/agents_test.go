@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,7 +28,8 @@ import (
 )
 
 // The real-agent tests run Claude Code and Codex, as installed by npm, against
-// the gateway, which routes them to a scripted OpenAI-compatible model. .ci/run
+// the gateway, which routes them to a scripted model behind each kind of
+// upstream (OpenAI-compatible, Anthropic, Gemini). .ci/run
 // installs the agents (pinned versions) and sets agentsDirEnv to the npm
 // prefix; without it the tests skip.
 const agentsDirEnv = "AIGW_AGENTS_DIR"
@@ -61,11 +63,13 @@ var shellTools = []struct {
 	{"shell", func(cmd string) any { return map[string][]string{"command": {"bash", "-lc", cmd}} }},
 }
 
-// agentModel is the model behind the gateway: an OpenAI-compatible mock
-// (internal/mockllm, stream and non-stream) scripted per request from what
-// the request holds. A request without a tool result gets a call of the
-// shell tool the request declares; one with a tool result gets the final
-// text, which quotes the marker if the tool result held it.
+// agentModel is the model behind the gateway: the mock upstream
+// (internal/mockllm, which speaks OpenAI chat completions, Anthropic
+// messages and Gemini generateContent, stream and non-stream) scripted per
+// request from what the request holds. A request without a tool result
+// gets a call of the shell tool the request declares; one with a tool
+// result gets the final text, which quotes the marker if the tool result
+// held it.
 type agentModel struct {
 	mock *mockllm.Server
 
@@ -73,28 +77,95 @@ type agentModel struct {
 	turns []modelTurn
 }
 
-// modelTurn is what the model saw in one chat completions request and how
-// it answered.
+// modelTurn is what the model saw in one generation request and how it
+// answered.
 type modelTurn struct {
+	path        string
 	tools       []string // declared tool names
-	toolCallIDs []string // tool_call_id of each tool message
-	toolResults string   // the tool messages' contents, joined
+	toolCallIDs []string // the ids (Gemini: names) the tool results answer
+	toolResults string   // the tool results' contents, joined
 	answer      string   // the directive the mock answered with
 	body        []byte
 }
 
 func newAgentModel() *agentModel {
-	return &agentModel{mock: mockllm.New(mockllm.Options{Models: []string{"mock-model"}})}
+	return &agentModel{mock: mockllm.New(mockllm.Options{})}
+}
+
+// The parts of a request that scriptTurn reads, per upstream protocol.
+type requestShape struct {
+	tools   string                       // gjson path of the declared tool names
+	results func(body []byte) []toolDone // the tool results in the request
+}
+
+type toolDone struct{ id, content string }
+
+var (
+	chatShape = requestShape{tools: "tools.#.function.name", results: func(body []byte) []toolDone {
+		var done []toolDone
+		for _, msg := range gjson.GetBytes(body, `messages.#(role=="tool")#`).Array() {
+			done = append(done, toolDone{msg.Get("tool_call_id").String(), textOf(msg.Get("content"))})
+		}
+		return done
+	}}
+	anthropicShape = requestShape{tools: "tools.#.name", results: func(body []byte) []toolDone {
+		var done []toolDone
+		for _, msg := range gjson.GetBytes(body, "messages").Array() {
+			for _, block := range msg.Get(`content.#(type=="tool_result")#`).Array() {
+				done = append(done, toolDone{block.Get("tool_use_id").String(), textOf(block.Get("content"))})
+			}
+		}
+		return done
+	}}
+	geminiShape = requestShape{tools: "tools.#.functionDeclarations.#.name|@flatten", results: func(body []byte) []toolDone {
+		var done []toolDone
+		for _, content := range gjson.GetBytes(body, "contents").Array() {
+			for _, part := range content.Get("parts").Array() {
+				if fr := part.Get("functionResponse"); fr.Exists() {
+					done = append(done, toolDone{fr.Get("name").String(), fr.Get("response").Raw})
+				}
+			}
+		}
+		return done
+	}}
+)
+
+// textOf is a content that is a string or an array of text parts.
+func textOf(content gjson.Result) string {
+	if !content.IsArray() {
+		return content.String()
+	}
+	var b strings.Builder
+	for _, part := range content.Array() {
+		b.WriteString(part.Get("text").String())
+	}
+	return b.String()
+}
+
+func shapeOf(r *http.Request) (requestShape, bool) {
+	if r.Method != http.MethodPost {
+		return requestShape{}, false
+	}
+	switch p := r.URL.Path; {
+	case strings.HasSuffix(p, "/chat/completions"):
+		return chatShape, true
+	case strings.HasSuffix(p, "/messages"):
+		return anthropicShape, true
+	case strings.HasSuffix(p, ":generateContent"), strings.HasSuffix(p, ":streamGenerateContent"):
+		return geminiShape, true
+	}
+	return requestShape{}, false
 }
 
 func (m *agentModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/chat/completions") {
+	if shape, ok := shapeOf(r); ok {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		turn := scriptTurn(body)
+		turn := scriptTurn(shape, body)
+		turn.path = r.URL.Path
 		m.mu.Lock()
 		m.turns = append(m.turns, turn)
 		m.mu.Unlock()
@@ -106,26 +177,16 @@ func (m *agentModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mock.ServeHTTP(w, r)
 }
 
-// scriptTurn decides the model's answer to one chat completions body.
-func scriptTurn(body []byte) modelTurn {
+// scriptTurn decides the model's answer to one request.
+func scriptTurn(shape requestShape, body []byte) modelTurn {
 	turn := modelTurn{body: body}
-	for _, name := range gjson.GetBytes(body, "tools.#.function.name").Array() {
+	for _, name := range gjson.GetBytes(body, shape.tools).Array() {
 		turn.tools = append(turn.tools, name.String())
 	}
 	var results strings.Builder
-	for _, msg := range gjson.GetBytes(body, "messages").Array() {
-		if msg.Get("role").String() != "tool" {
-			continue
-		}
-		turn.toolCallIDs = append(turn.toolCallIDs, msg.Get("tool_call_id").String())
-		content := msg.Get("content")
-		if content.IsArray() {
-			for _, part := range content.Array() {
-				results.WriteString(part.Get("text").String())
-			}
-		} else {
-			results.WriteString(content.String())
-		}
+	for _, done := range shape.results(body) {
+		turn.toolCallIDs = append(turn.toolCallIDs, done.id)
+		results.WriteString(done.content)
 		results.WriteByte('\n')
 	}
 	turn.toolResults = results.String()
@@ -160,8 +221,8 @@ func (m *agentModel) seen() []modelTurn {
 func (m *agentModel) describe() string {
 	var b strings.Builder
 	for i, turn := range m.seen() {
-		fmt.Fprintf(&b, "model request %d: tools %v, tool_call_ids %v, answered %s\n  tool results: %.300q\n  body: %.1500s\n",
-			i+1, turn.tools, turn.toolCallIDs, turn.answer, turn.toolResults, turn.body)
+		fmt.Fprintf(&b, "model request %d: POST %s, tools %v, tool result ids %v, answered %s\n  tool results: %.300q\n  body: %.1500s\n",
+			i+1, turn.path, turn.tools, turn.toolCallIDs, turn.answer, turn.toolResults, turn.body)
 	}
 	if b.Len() == 0 {
 		return "the model received no chat completions request\n"
@@ -193,16 +254,29 @@ func agentBinary(t *testing.T, dir, name string) string {
 	return bin
 }
 
+// agentUpstream is a kind of model the agents run against: an entry of
+// models.json (without id; %s is the scripted model's URL) and the id the
+// tool result must come back under, the one mockllm gave the call.
+// Gemini's calls carry no id: its result must name the tool instead ("").
+type agentUpstream struct {
+	name, entry, resultID string
+}
+
+var agentUpstreams = []agentUpstream{
+	{"openai_compat", `"adapter": "openai_compat", "base_url": "%s/v1", "model": "mock-model"`, "call_mock_0"},
+	{"anthropic", `"adapter": "anthropic", "base_url": "%s", "model": "mock-claude"`, "toolu_mock_0"},
+	{"gemini", `"adapter": "gemini", "base_url": "%s", "model": "mock-gemini"`, ""},
+}
+
 // startAgentGateway starts the gateway in front of a fresh agentModel,
-// serving agentModelID.
-func startAgentGateway(t *testing.T) (url string, model *agentModel, logs *lockedBuffer) {
+// serving agentModelID as an entry of kind up.
+func startAgentGateway(t *testing.T, up agentUpstream) (url string, model *agentModel, logs *lockedBuffer) {
 	t.Helper()
 	model = newAgentModel()
 	upstream := httptest.NewServer(model)
 	t.Cleanup(upstream.Close)
 	cfg := filepath.Join(t.TempDir(), "models.json")
-	config := fmt.Sprintf(`{"models": [{"id": %q, "adapter": "openai_compat", "base_url": %q, "api_key": "sk-upstream", "model": "mock-model"}]}`,
-		agentModelID, upstream.URL+"/v1")
+	config := fmt.Sprintf(`{"models": [{"id": %q, "api_key": "sk-upstream", `+up.entry+`}]}`, agentModelID, upstream.URL)
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -242,9 +316,9 @@ func runAgent(t *testing.T, dir string, env []string, bin string, args ...string
 }
 
 // checkAgentTurn asserts what every agent's turn must show: the tool ran in
-// dir, the model got its result under the id of the call it made, and the
-// agent's final output (final) holds the model's final text.
-func checkAgentTurn(t *testing.T, dir string, model *agentModel, final string, report func() string) {
+// dir, the model got its result under the id of the call it made (wantID),
+// and the agent's final output (final) holds the model's final text.
+func checkAgentTurn(t *testing.T, dir string, model *agentModel, wantID, final string, report func() string) {
 	t.Helper()
 	if b, err := os.ReadFile(filepath.Join(dir, "agent-marker.txt")); err != nil || strings.TrimSpace(string(b)) != agentMarker {
 		t.Errorf("the shell tool did not run: agent-marker.txt: %q, %v\n%s", b, err, report())
@@ -255,10 +329,9 @@ func checkAgentTurn(t *testing.T, dir string, model *agentModel, final string, r
 			continue
 		}
 		sawResult = true
-		// mockllm names its calls call_mock_<i>: a gateway that rewrites
-		// tool ids must map them back.
-		if !slices.Contains(turn.toolCallIDs, "call_mock_0") {
-			t.Errorf("the tool result came back under ids %v, not the model's call_mock_0\n%s", turn.toolCallIDs, report())
+		// A gateway that rewrites tool ids must map them back.
+		if !slices.Contains(turn.toolCallIDs, wantID) {
+			t.Errorf("the tool result came back under ids %v, not the model's %s\n%s", turn.toolCallIDs, wantID, report())
 		}
 		if !strings.Contains(turn.toolResults, agentMarker) {
 			t.Errorf("the tool result the model got lacks %s\n%s", agentMarker, report())
@@ -271,17 +344,22 @@ func checkAgentTurn(t *testing.T, dir string, model *agentModel, final string, r
 		t.Errorf("the agent's final output %q lacks the model's final text %q\n%s", final, agentFinal, report())
 	}
 	for i, turn := range model.seen() {
-		t.Logf("model request %d: %d tools declared, tool results %v, answered %s", i+1, len(turn.tools), turn.toolCallIDs, turn.answer)
+		t.Logf("model request %d: POST %s, %d tools declared, tool results %v, answered %s", i+1, turn.path, len(turn.tools), turn.toolCallIDs, turn.answer)
 	}
 }
 
 // TestClaudeCodeShellTurn runs `claude -p` with ANTHROPIC_BASE_URL set to the
-// gateway (POST /v1/messages, converted to chat completions for the
-// OpenAI-compatible model): the model calls Bash, Claude Code runs it and
-// sends the result, the model answers.
+// gateway (POST /v1/messages), once per kind of upstream: the model calls
+// Bash, Claude Code runs it and sends the result, the model answers.
 func TestClaudeCodeShellTurn(t *testing.T) {
 	bin := agentBinary(t, agentsDir(t), "claude")
-	url, model, logs := startAgentGateway(t)
+	for _, up := range agentUpstreams {
+		t.Run(up.name, func(t *testing.T) { claudeCodeShellTurn(t, bin, up) })
+	}
+}
+
+func claudeCodeShellTurn(t *testing.T, bin string, up agentUpstream) {
+	url, model, logs := startAgentGateway(t, up)
 	home, work := t.TempDir(), t.TempDir()
 	env := agentEnv(home,
 		"ANTHROPIC_BASE_URL="+url,
@@ -316,16 +394,22 @@ func TestClaudeCodeShellTurn(t *testing.T) {
 	if result.IsError {
 		t.Errorf("claude reports an error\n%s", report())
 	}
-	checkAgentTurn(t, work, model, result.Result, report)
+	checkAgentTurn(t, work, model, cmp.Or(up.resultID, "Bash"), result.Result, report)
 }
 
 // TestCodexShellTurn runs `codex exec` with a model provider whose base_url
-// is the gateway (POST /v1/responses, converted to chat completions for the
-// OpenAI-compatible model): the model calls exec_command, Codex runs it and
-// sends the function_call_output, the model answers.
+// is the gateway (POST /v1/responses), once per kind of upstream: the model
+// calls exec_command, Codex runs it and sends the function_call_output, the
+// model answers.
 func TestCodexShellTurn(t *testing.T) {
 	bin := agentBinary(t, agentsDir(t), "codex")
-	url, model, logs := startAgentGateway(t)
+	for _, up := range agentUpstreams {
+		t.Run(up.name, func(t *testing.T) { codexShellTurn(t, bin, up) })
+	}
+}
+
+func codexShellTurn(t *testing.T, bin string, up agentUpstream) {
+	url, model, logs := startAgentGateway(t, up)
 	home, work := t.TempDir(), t.TempDir()
 	codexHome := filepath.Join(home, ".codex")
 	if err := os.Mkdir(codexHome, 0o700); err != nil {
@@ -364,7 +448,7 @@ env_key = "AIGW_AGENT_KEY"
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	checkAgentTurn(t, work, model, string(final), report)
+	checkAgentTurn(t, work, model, cmp.Or(up.resultID, "exec_command"), string(final), report)
 }
 
 // lastLine returns the last non-empty line of s.
