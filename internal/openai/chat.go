@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -376,11 +377,35 @@ type Delta struct {
 }
 
 // ChunkWriter builds the chunks of one stream: one id, created and model for
-// all of them, as clients expect.
+// all of them, as clients expect. The common chunks (role, content, finish)
+// are written by hand after a cached prefix: a converted stream writes one
+// per upstream event, and encoding/json costs several times as much.
 type ChunkWriter struct {
 	ID      string
 	Created int64
 	Model   string
+
+	// prefix is `{"id":...,"model":...,"choices":` for the id, created
+	// and model it was built for.
+	prefix                []byte
+	prefixID, prefixModel string
+	prefixCreated         int64
+}
+
+// start returns a new chunk buffer holding the prefix, with room for n more
+// bytes.
+func (w *ChunkWriter) start(n int) []byte {
+	if w.prefix == nil || w.prefixID != w.ID || w.prefixModel != w.Model || w.prefixCreated != w.Created {
+		p := append(make([]byte, 0, 96+len(w.ID)+len(w.Model)), `{"id":`...)
+		p = AppendString(p, w.ID)
+		p = append(p, `,"object":"chat.completion.chunk","created":`...)
+		p = strconv.AppendInt(p, w.Created, 10)
+		p = append(p, `,"model":`...)
+		p = AppendString(p, w.Model)
+		p = append(p, `,"choices":`...)
+		w.prefix, w.prefixID, w.prefixModel, w.prefixCreated = p, w.ID, w.Model, w.Created
+	}
+	return append(make([]byte, 0, len(w.prefix)+n), w.prefix...)
 }
 
 func (w *ChunkWriter) chunk(choices []ChunkChoice, u *Usage) []byte {
@@ -391,9 +416,31 @@ func (w *ChunkWriter) chunk(choices []ChunkChoice, u *Usage) []byte {
 	return b
 }
 
+// choiceEnd closes a choice without finish reason, the choices and the chunk.
+const choiceEnd = `},"logprobs":null,"finish_reason":null}]}`
+
 // Delta returns a chunk for choice 0 with the given delta and no finish reason.
 func (w *ChunkWriter) Delta(d Delta) []byte {
-	return w.chunk([]ChunkChoice{{Delta: d}}, nil)
+	if len(d.ToolCalls) > 0 {
+		return w.chunk([]ChunkChoice{{Delta: d}}, nil)
+	}
+	n := 64 + len(d.Role)
+	if d.Content != nil {
+		n += len(*d.Content) + len(*d.Content)/8
+	}
+	b := append(w.start(n), `[{"index":0,"delta":{`...)
+	if d.Role != "" {
+		b = append(b, `"role":`...)
+		b = AppendString(b, d.Role)
+	}
+	if d.Content != nil {
+		if d.Role != "" {
+			b = append(b, ',')
+		}
+		b = append(b, `"content":`...)
+		b = AppendString(b, *d.Content)
+	}
+	return append(b, choiceEnd...)
 }
 
 // Role returns the first chunk: role assistant and empty content.
@@ -407,7 +454,9 @@ func (w *ChunkWriter) Content(text string) []byte { return w.Delta(Delta{Content
 
 // Finish returns the chunk with an empty delta and the finish reason.
 func (w *ChunkWriter) Finish(reason string) []byte {
-	return w.chunk([]ChunkChoice{{FinishReason: &reason}}, nil)
+	b := append(w.start(64+len(reason)), `[{"index":0,"delta":{},"logprobs":null,"finish_reason":`...)
+	b = AppendString(b, reason)
+	return append(b, "}]}"...)
 }
 
 // Usage returns the final usage chunk: "choices": [] and the usage.
