@@ -25,6 +25,8 @@ import (
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
 	"aigateway/internal/connlimit"
+	"aigateway/internal/inbound/geminiapi"
+	"aigateway/internal/inbound/messages"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -212,7 +214,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
-		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies})
+		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
+		Dialects: api.Dialects{Messages: messages.Dialect{}, Gemini: geminiapi.Dialect{}}})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

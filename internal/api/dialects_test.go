@@ -1,9 +1,16 @@
 package api_test
 
-import "aigateway/internal/api"
+import (
+	"aigateway/internal/api"
+	"aigateway/internal/inbound/geminiapi"
+	"aigateway/internal/inbound/messages"
+)
 
 // defaultDialects are the inbound APIs of every test gateway, as
 // cmd/aigateway serves them.
 func defaultDialects() api.Dialects {
-	return api.Dialects{}
+	return api.Dialects{
+		Messages: messages.Dialect{},
+		Gemini:   geminiapi.Dialect{},
+	}
 }

@@ -238,6 +238,9 @@ func (f *framing) keepAlive() []byte {
 	if f.array {
 		return arrayKeepAlive // whitespace is valid JSON between elements
 	}
+	if k, ok := f.dialect.(inbound.SSEKeepAliver); ok {
+		return k.SSEKeepAlive()
+	}
 	return keepAliveComment
 }
 
@@ -256,6 +259,9 @@ func (f *framing) event(dst []byte, c adapter.Chunk) []byte {
 func (f *framing) comment(dst, text []byte) []byte {
 	if f.array {
 		return append(dst, arrayKeepAlive...)
+	}
+	if k, ok := f.dialect.(inbound.SSEKeepAliver); ok {
+		return append(dst, k.SSEKeepAlive()...)
 	}
 	return sse.AppendComment(dst, text)
 }

@@ -57,7 +57,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "error: cannot load the model with token "+os.Getenv("AIGW_TEST_STDERR"))
 		os.Exit(1)
 	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// google.golang.org/genai (the Gemini SDK tests) links go.opencensus.io,
+		// whose package init starts a worker that lives for the whole process.
+		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
 }
 
 // upstreamKey is the key the gateway sends to the mock; no response or log

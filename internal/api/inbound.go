@@ -77,7 +77,13 @@ func geminiMethod(path string) (model, method string, ok bool) {
 	if i <= 0 {
 		return "", "", false
 	}
-	return rest[:i], rest[i+1:], true
+	switch method = rest[i+1:]; method {
+	case "generateContent", "streamGenerateContent", "countTokens":
+		// A model id may hold a colon itself (qwen3:8b): only these
+		// methods make the path a call.
+		return strings.TrimPrefix(rest[:i], "models/"), method, true
+	}
+	return "", "", false
 }
 
 // gemini serves the Gemini API's model methods.
@@ -141,4 +147,12 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, rec *record) {
 // which sends anthropic-version on every request.
 func anthropicClient(r *http.Request) bool {
 	return len(r.Header["Anthropic-Version"]) > 0
+}
+
+// geminiClient reports whether a request comes from a Google Gen AI SDK,
+// which sends x-goog-api-client (and x-goog-api-key) on every request. The
+// Go SDK's default API version for the Gemini API is v1, so it lists
+// models at /v1/models, where OpenAI clients list them too.
+func geminiClient(r *http.Request) bool {
+	return len(r.Header["X-Goog-Api-Client"]) > 0 || len(r.Header["X-Goog-Api-Key"]) > 0
 }

@@ -159,6 +159,11 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 				s.listModels(w, l)
 				return
 			}
+			if l, ok := s.dialects.Gemini.(inbound.Lister); ok && geminiClient(r) {
+				rec.dialect = s.dialects.Gemini
+				s.listModels(w, l)
+				return
+			}
 			writeJSON(w, http.StatusOK, s.router.Registry().ListJSON())
 		}
 	case "/v1/messages":
@@ -221,6 +226,11 @@ func (s *Server) dispatchPrefixed(w *logWriter, r *http.Request, rec *record) {
 			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
 				rec.dialect = s.dialects.Messages
 				s.modelObject(w, r, rec, l, id)
+				return
+			}
+			if l, ok := s.dialects.Gemini.(inbound.Lister); ok && geminiClient(r) {
+				rec.dialect = s.dialects.Gemini
+				s.modelObject(w, r, rec, l, strings.TrimPrefix(id, "models/"))
 				return
 			}
 			s.model(w, r, rec, id)

@@ -146,3 +146,12 @@ type Getter interface {
 	// or expired id.
 	Get(ctx context.Context, id string) (body []byte, found bool, err error)
 }
+
+// SSEKeepAliver is a Dialect whose stream clients fail on SSE comments:
+// the Google Gen AI SDKs take any line of an alt=sse stream that is not
+// "data:" for an error (go-genai) or never match it (js-genai, which
+// Gemini CLI uses). The handler writes SSEKeepAlive instead of a comment,
+// for its own keep-alives and for the comments of an upstream stream.
+type SSEKeepAliver interface {
+	SSEKeepAlive() []byte
+}

@@ -203,6 +203,10 @@ type geminiRequest struct {
 	Contents          []geminiContent `json:"contents"`
 	SystemInstruction *geminiContent  `json:"systemInstruction"`
 	Mock              *Directive      `json:"mock"`
+	// GenerateContentRequest is countTokens' other form: a whole
+	// generateContent request (model, contents, systemInstruction, tools)
+	// instead of bare contents.
+	GenerateContentRequest *geminiRequest `json:"generateContentRequest"`
 }
 
 func (req *geminiRequest) promptWords() int {
@@ -226,8 +230,17 @@ func (c *call) geminiRequest(req *geminiRequest) bool {
 
 func (c *call) geminiCountTokens() error {
 	var req geminiRequest
-	if !c.geminiRequest(&req) {
+	if !c.geminiDecode(&req) {
 		return nil
+	}
+	if g := req.GenerateContentRequest; g != nil && len(req.Contents) == 0 {
+		req.Contents, req.SystemInstruction = g.Contents, g.SystemInstruction
+		if req.Mock == nil {
+			req.Mock = g.Mock
+		}
+	}
+	if len(req.Contents) == 0 {
+		return c.geminiBad("* CountTokensRequest.contents: contents is not specified\n")
 	}
 	d, ok := c.directive(req.Mock)
 	if !ok {

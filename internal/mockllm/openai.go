@@ -206,6 +206,10 @@ func (c *call) openaiChatWhole(d *Directive, rp *reply, h *openaiHead) error {
 	b = append(b, `{"index":0,"message":{"role":"assistant","content":`...)
 	b = rp.appendText(b)
 	b = append(b, `,"refusal":null`...)
+	if d.Reasoning != "" {
+		b = append(b, `,"reasoning_content":`...)
+		b = openai.AppendString(b, d.Reasoning)
+	}
 	if len(rp.calls) > 0 {
 		b = append(b, `,"tool_calls":[`...)
 		for i, tc := range rp.calls {
@@ -279,6 +283,15 @@ func (c *call) openaiChatStream(d *Directive, rp *reply, h *openaiHead, includeU
 	b = append(b, chunkTail...)
 	if err := sw.send(b); err != nil {
 		return err
+	}
+	for _, word := range reasoningWords(d.Reasoning) {
+		b = append(b[:hl], `{"index":0,"delta":{"reasoning_content":`...)
+		b = openai.AppendString(b, word)
+		b = append(b, '}')
+		b = append(b, chunkTail...)
+		if err := sw.send(b); err != nil {
+			return err
+		}
 	}
 	for i := range rp.numPieces() {
 		if err := p.next(); err != nil {
@@ -711,4 +724,24 @@ func (c *call) openaiModel() error {
 		Code:    "model_not_found",
 	})
 	return nil
+}
+
+// reasoningWords splits a Reasoning directive into stream deltas: one per
+// word, each with the spaces that follow it, so that they join back to the
+// text.
+func reasoningWords(text string) []string {
+	var out []string
+	for text != "" {
+		i := strings.IndexByte(text, ' ')
+		if i < 0 {
+			return append(out, text)
+		}
+		j := i
+		for j < len(text) && text[j] == ' ' {
+			j++
+		}
+		out = append(out, text[:j])
+		text = text[j:]
+	}
+	return out
 }

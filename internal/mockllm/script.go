@@ -97,6 +97,15 @@ type Directive struct {
 	// ThoughtsTokens (Gemini only) is sent as usageMetadata.thoughtsTokenCount
 	// and added to totalTokenCount. Nil means the field is absent.
 	ThoughtsTokens *int `json:"thoughts_tokens,omitempty"`
+
+	// --- inbound Messages API tests (issue 11) ---
+
+	// Reasoning (OpenAI only) is sent as "reasoning_content" before the
+	// content, as DeepSeek, vLLM and other OpenAI-compatible servers send
+	// a model's reasoning: in a stream, one delta per word (its words keep
+	// their trailing spaces), before the content deltas; in a whole reply,
+	// on the message.
+	Reasoning string `json:"reasoning,omitempty"`
 }
 
 // ToolCall is a tool call the mock replies with.

@@ -121,15 +121,15 @@ func newCustomHTTP(m *config.Model, key string, headers map[string]string, d *De
 		return anthropic.New(anthropic.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
-			DropParams: m.DropParams, Logger: d.Logger,
+			DropParams: m.DropParams, Logger: d.Logger, MaxOutputTokens: int64(m.MaxOutputTokens),
 		}), nil
 	case config.ProtocolGemini:
 		return gemini.New(gemini.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
-			FetchImages: m.FetchImages,
-			Fetch:       gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
-			DropParams:  m.DropParams, Logger: d.Logger,
+			FetchImages: m.FetchImages, MaxOutputTokens: int64(m.MaxOutputTokens),
+			Fetch:      gemini.FetchOptions{AllowPrivate: m.FetchPrivateAddresses, Lookup: d.ImageLookup, Dial: d.ImageDial},
+			DropParams: m.DropParams, Logger: d.Logger,
 		}), nil
 	case config.ProtocolTemplate:
 		return newTemplate(m, key, headers, d)

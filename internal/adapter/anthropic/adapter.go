@@ -28,7 +28,10 @@ type Options struct {
 	// requires max_tokens.
 	Temperature *float64
 	MaxTokens   *int
-	Headers     map[string]string // extra upstream headers
+	// MaxOutputTokens is the entry's max_output_tokens: a native request's
+	// larger max_tokens is lowered to it. Zero means no cap.
+	MaxOutputTokens int64
+	Headers         map[string]string // extra upstream headers
 	// Secrets are other values (from ENV: headers) to keep out of error
 	// messages, like the API key.
 	Secrets []string
@@ -47,6 +50,8 @@ type Options struct {
 type Adapter struct {
 	up          adapter.Upstream
 	url         string
+	countURL    string // the count_tokens endpoint
+	maxOutput   int64  // Options.MaxOutputTokens
 	header      http.Header
 	model       string
 	temperature *float64
@@ -60,6 +65,8 @@ func New(o Options) *Adapter {
 	a := &Adapter{
 		up:          adapter.Upstream{ID: o.ID, Transport: o.Transport, Timeout: o.Timeout, Timeouts: o.Timeouts},
 		url:         messagesURL(o.BaseURL),
+		countURL:    countTokensURL(o.BaseURL),
+		maxOutput:   o.MaxOutputTokens,
 		model:       o.Model,
 		temperature: o.Temperature,
 		maxTokens:   DefaultMaxTokens,
@@ -88,6 +95,12 @@ func New(o Options) *Adapter {
 func messagesURL(base string) string {
 	root, query := adapter.CutQuery(base)
 	return adapter.JoinURL(strings.TrimSuffix(root, "/v1")+query, "/v1/messages")
+}
+
+// countTokensURL is the count_tokens endpoint under base.
+func countTokensURL(base string) string {
+	root, query := adapter.CutQuery(base)
+	return adapter.JoinURL(strings.TrimSuffix(root, "/v1")+query, "/v1/messages/count_tokens")
 }
 
 // Send implements adapter.Adapter. Every error it returns has been

@@ -23,7 +23,10 @@ type Options struct {
 	// Temperature and MaxTokens are defaults for requests that do not set them.
 	Temperature *float64
 	MaxTokens   *int
-	Headers     map[string]string // extra upstream headers
+	// MaxOutputTokens is the entry's max_output_tokens: a native request's
+	// larger generationConfig.maxOutputTokens is lowered to it. 0: no cap.
+	MaxOutputTokens int64
+	Headers         map[string]string // extra upstream headers
 	// Secrets are other values (from ENV: headers) to keep out of error
 	// messages, like the API key.
 	Secrets []string
@@ -48,10 +51,12 @@ type Adapter struct {
 	generateURL string // the model's generateContent, streamGenerateContent and batchEmbedContents
 	streamURL   string
 	embedURL    string
+	countURL    string
 	header      http.Header
 	model       string
 	temperature *float64
 	maxTokens   *int
+	maxOutput   int64    // 0: no cap on a native request's maxOutputTokens
 	images      *fetcher // nil: image URLs are refused
 	dropParams  bool
 	log         *slog.Logger
@@ -72,9 +77,11 @@ func New(o Options) *Adapter {
 		generateURL: methodURL("generateContent"),
 		streamURL:   methodURL("streamGenerateContent?alt=sse"),
 		embedURL:    methodURL("batchEmbedContents"),
+		countURL:    methodURL("countTokens"),
 		model:       o.Model,
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
+		maxOutput:   o.MaxOutputTokens,
 		header:      http.Header{"Content-Type": {"application/json"}},
 		dropParams:  o.DropParams,
 		log:         o.Logger,
