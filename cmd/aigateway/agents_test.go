@@ -318,7 +318,7 @@ func runAgent(t *testing.T, dir string, env []string, bin string, args ...string
 // checkAgentTurn asserts what every agent's turn must show: the tool ran in
 // dir, the model got its result under the id of the call it made (wantID),
 // and the agent's final output (final) holds the model's final text.
-func checkAgentTurn(t *testing.T, dir string, model *agentModel, wantID, final string, report func() string) {
+func checkAgentTurn(t *testing.T, dir string, model *agentModel, logs *lockedBuffer, wantID, final string, report func() string) {
 	t.Helper()
 	if b, err := os.ReadFile(filepath.Join(dir, "agent-marker.txt")); err != nil || strings.TrimSpace(string(b)) != agentMarker {
 		t.Errorf("the shell tool did not run: agent-marker.txt: %q, %v\n%s", b, err, report())
@@ -343,6 +343,7 @@ func checkAgentTurn(t *testing.T, dir string, model *agentModel, wantID, final s
 	if !strings.Contains(final, agentFinal) {
 		t.Errorf("the agent's final output %q lacks the model's final text %q\n%s", final, agentFinal, report())
 	}
+	checkAgentRequests(t, logs.String(), report)
 	for i, turn := range model.seen() {
 		t.Logf("model request %d: POST %s, %d tools declared, tool results %v, answered %s", i+1, turn.path, len(turn.tools), turn.toolCallIDs, turn.answer)
 	}
@@ -394,7 +395,7 @@ func claudeCodeShellTurn(t *testing.T, bin string, up agentUpstream) {
 	if result.IsError {
 		t.Errorf("claude reports an error\n%s", report())
 	}
-	checkAgentTurn(t, work, model, cmp.Or(up.resultID, "Bash"), result.Result, report)
+	checkAgentTurn(t, work, model, logs, cmp.Or(up.resultID, "Bash"), result.Result, report)
 }
 
 // TestCodexShellTurn runs `codex exec` with a model provider whose base_url
@@ -448,7 +449,28 @@ env_key = "AIGW_AGENT_KEY"
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}
-	checkAgentTurn(t, work, model, cmp.Or(up.resultID, "exec_command"), string(final), report)
+	checkAgentTurn(t, work, model, logs, cmp.Or(up.resultID, "exec_command"), string(final), report)
+}
+
+// checkAgentRequests asserts that the gateway answered every generation
+// request of the agent with 200: agents retry some errors on their own
+// (Claude Code answers a 400 by retrying with features stripped, Codex
+// retries five times), so a turn that completes may still hide a refusal.
+func checkAgentRequests(t *testing.T, log string, report func() string) {
+	t.Helper()
+	var n int
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, "msg=request ") || !strings.Contains(line, "method=POST") {
+			continue
+		}
+		n++
+		if !strings.Contains(line, " status=200 ") {
+			t.Errorf("the gateway refused a request of the agent: %s\n%s", line, report())
+		}
+	}
+	if n < 2 {
+		t.Errorf("the gateway logged %d generation requests, want at least 2\n%s", n, report())
+	}
 }
 
 // lastLine returns the last non-empty line of s.
