@@ -27,6 +27,7 @@ import (
 	"aigateway/internal/connlimit"
 	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/messages"
+	"aigateway/internal/inbound/responses"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -215,7 +216,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
-		Dialects: api.Dialects{Messages: messages.Dialect{}, Gemini: geminiapi.Dialect{}}})
+		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{}), Gemini: geminiapi.Dialect{}}})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

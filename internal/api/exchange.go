@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/tidwall/gjson"
@@ -38,6 +39,8 @@ type exchange struct {
 	// (Gemini's streamGenerateContent without alt=sse).
 	jsonArray bool
 	requestID string
+	// log receives a line for tools a conversion leaves out.
+	log *slog.Logger
 
 	// local is set by sendTo when the gateway answered without asking
 	// the upstream (an estimated token count).
@@ -46,6 +49,9 @@ type exchange struct {
 	// deployments of one kind share it.
 	target    inbound.Target
 	converted *adapter.Request
+	// conv converts the stream of the last attempt, which is the one
+	// relayed; nil when it passed through.
+	conv inbound.Stream
 }
 
 // chatCounter is an adapter that counts the input tokens of a chat
@@ -57,7 +63,7 @@ type chatCounter interface {
 
 // sendTo makes one attempt on d.
 func (x *exchange) sendTo(ctx context.Context, d *registry.Deployment) (*adapter.Response, error) {
-	x.local = false
+	x.local, x.conv = false, nil
 	if x.in == nil {
 		return d.Adapter.Send(ctx, x.chat)
 	}
@@ -82,7 +88,8 @@ func (x *exchange) sendTo(ctx context.Context, d *registry.Deployment) (*adapter
 		return nil, err
 	}
 	if resp.Stream != nil {
-		resp.Stream = &convertedStream{Stream: resp.Stream, conv: x.in.NewStream(t)}
+		x.conv = x.in.NewStream(t)
+		resp.Stream = &convertedStream{Stream: resp.Stream, conv: x.conv}
 		return resp, nil
 	}
 	body, err := x.in.Response(t, resp.Body)
@@ -108,6 +115,11 @@ func (x *exchange) convert(t inbound.Target) (*adapter.Request, error) {
 		return nil, fmt.Errorf("converting a %s request: the chat completions body is invalid: %s", x.protocol, perr.Message)
 	}
 	x.target, x.converted = t, &adapter.Request{Op: adapter.OpChat, Body: body, Fields: f, RequestID: x.requestID}
+	if d, ok := x.in.(inbound.ToolDropper); ok && x.log != nil {
+		if names := d.DroppedTools(t); len(names) > 0 {
+			x.log.Info("tools left out: the upstream cannot run them", "request_id", x.requestID, "deployment", t.Deployment, "tools", names)
+		}
+	}
 	return x.converted, nil
 }
 
@@ -279,12 +291,20 @@ func (f *framing) end(dst []byte) []byte {
 	return append(dst, f.dialect.StreamEnd()...)
 }
 
-// failure reports a stream's failure in-band, as its last event.
-func (f *framing) failure(dst []byte, status int, e *openai.Error) []byte {
+// failure reports a stream's failure in-band, as its last event: through
+// the converter of a converted stream when it can (inbound.StreamFailer),
+// else through the dialect.
+func (f *framing) failure(dst []byte, conv inbound.Stream, status int, e *openai.Error) []byte {
 	if f.dialect == nil {
 		return sse.AppendEvent(dst, nil, e.AppendJSON(nil))
 	}
-	for _, c := range f.dialect.StreamError(inboundError(status, e)) {
+	events := func() []adapter.Chunk {
+		if sf, ok := conv.(inbound.StreamFailer); ok {
+			return sf.Fail(inboundError(status, e))
+		}
+		return f.dialect.StreamError(inboundError(status, e))
+	}
+	for _, c := range events() {
 		dst = f.event(dst, c)
 	}
 	if f.array {

@@ -494,7 +494,7 @@ func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *
 			case errors.As(err, &ae):
 				status, e = ae.Status, &ae.Err
 			}
-			sw.buf = f.failure(sw.buf[:0], status, e)
+			sw.buf = f.failure(sw.buf[:0], x.conv, status, e)
 			w.Write(sw.buf) //nolint:errcheck // last write either way
 			w.FlushError()  //nolint:errcheck // the log keeps the upstream's error
 			return

@@ -266,6 +266,13 @@ func TestMessagesErrorsAndCount(t *testing.T) {
 		t.Errorf("count_tokens for an OpenAI deployment: %+v, %v (want an estimate near 500)", n, err)
 	}
 
+	// For a Gemini deployment, Gemini's own countTokens answers.
+	n, err = client.Messages.CountTokens(ctx, anthropic.MessageCountTokensParams{Model: "gem",
+		Messages: []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock("one two three four"))}})
+	if up := g.lastUpstream(t); err != nil || !strings.HasSuffix(up.Path, ":countTokens") || n.InputTokens != 4 {
+		t.Errorf("count_tokens for a Gemini deployment: %+v, %v, upstream %s %s", n, err, up.Path, up.Body)
+	}
+
 	status, _, body := g.do(t, http.MethodGet, "/v1/models", "", "Anthropic-Version", "2023-06-01")
 	if status != http.StatusOK || gjson.Get(body, "data.#(id==\"claude\").type").Str != "model" || !gjson.Get(body, "has_more").Exists() {
 		t.Errorf("models for an Anthropic client: %d %s", status, body)
@@ -377,5 +384,26 @@ func TestMessagesNativeErrors(t *testing.T) {
 		"Anthropic-Version", "2023-06-01")
 	if status != 529 || gjson.Get(body, "error.type").Str != "overloaded_error" {
 		t.Errorf("529: %d %s", status, body)
+	}
+}
+
+// A server tool (web_search) reaches an Anthropic upstream but is left out,
+// and logged by name, for an upstream that cannot run it.
+func TestMessagesServerToolsDroppedAndLogged(t *testing.T) {
+	var directive atomic.Pointer[mockllm.Directive]
+	g := messagesGateway(t, &directive)
+	body := `{"model":"MODEL","max_tokens":100,"messages":[{"role":"user","content":"search"}],
+		"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3},
+		{"name":"get_weather","description":"w","input_schema":{"type":"object","properties":{}}}]}`
+	status, _, resp := g.post(t, "/v1/messages", strings.Replace(body, "MODEL", "chat", 1), "anthropic-version", "2023-06-01")
+	if up := g.lastUpstream(t); status != http.StatusOK || strings.Contains(string(up.Body), "web_search") || !strings.Contains(string(up.Body), "get_weather") {
+		t.Fatalf("chat: %d %s; upstream got %s", status, resp, up.Body)
+	}
+	if logs := g.logs.String(); !strings.Contains(logs, "tools left out") || !strings.Contains(logs, "web_search") {
+		t.Errorf("no log line names the dropped tool:\n%s", logs)
+	}
+	status, _, resp = g.post(t, "/v1/messages", strings.Replace(body, "MODEL", "claude", 1), "anthropic-version", "2023-06-01")
+	if up := g.lastUpstream(t); status != http.StatusOK || !strings.Contains(string(up.Body), `"web_search_20250305"`) {
+		t.Fatalf("claude: %d %s; upstream got %s", status, resp, up.Body)
 	}
 }

@@ -155,3 +155,19 @@ type Getter interface {
 type SSEKeepAliver interface {
 	SSEKeepAlive() []byte
 }
+
+// StreamFailer is a Stream that reports a failure after its stream began
+// itself, continuing its own numbering and naming its own response
+// (Responses' response.failed with the next sequence_number); the handler
+// prefers it to Dialect.StreamError, which knows neither.
+type StreamFailer interface {
+	Fail(e *Error) []adapter.Chunk
+}
+
+// ToolDropper is a Request that leaves out tools a target cannot run
+// (Anthropic's server tools such as web_search for any other upstream).
+// The handler logs their names, so that an operator can tell why a model
+// never searched.
+type ToolDropper interface {
+	DroppedTools(t Target) []string
+}

@@ -3,7 +3,8 @@
 // inject faults:
 //
 //   - OpenAI: /v1/chat/completions, /v1/completions, /v1/embeddings,
-//     GET /v1/models[/{id}];
+//     /v1/responses (text, function_call, and custom_tool_call for a tool
+//     the request declares as custom), GET /v1/models[/{id}];
 //   - Anthropic Messages: /v1/messages (needs anthropic-version; max_tokens
 //     required), /v1/messages/count_tokens; every response has a
 //     request-id header;

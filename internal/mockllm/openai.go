@@ -25,6 +25,8 @@ func openaiRoute(path string) (route, bool) {
 		return openaiRouteTo(http.MethodPost, (*call).openaiCompletion), true
 	case "/v1/embeddings":
 		return openaiRouteTo(http.MethodPost, (*call).openaiEmbeddings), true
+	case "/v1/responses":
+		return openaiRouteTo(http.MethodPost, (*call).openaiResponses), true
 	case "/v1/models":
 		return openaiRouteTo(http.MethodGet, (*call).openaiModels), true
 	}

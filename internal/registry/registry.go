@@ -65,6 +65,7 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 		return openaicompat.New(openaicompat.Options{
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
+			NativeResponses: m.Responses == config.ResponsesNative, MaxOutputTokens: int64(m.MaxOutputTokens),
 		}), nil
 	},
 	config.AdapterCustomHTTP: newCustomHTTP,

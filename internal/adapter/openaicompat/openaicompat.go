@@ -52,6 +52,13 @@ type Options struct {
 	Secrets []string
 	// Transport sends the requests; nil means http.DefaultTransport.
 	Transport http.RoundTripper
+	// NativeResponses says the upstream serves the Responses API at
+	// {BaseURL}/responses: /v1/responses requests pass through to it
+	// (see SendNative) instead of being converted to chat completions.
+	NativeResponses bool
+	// MaxOutputTokens caps max_output_tokens of a Responses request
+	// passed through; zero means no cap.
+	MaxOutputTokens int64
 }
 
 // Adapter sends requests to one OpenAI-compatible upstream.
@@ -62,6 +69,10 @@ type Adapter struct {
 	modelJSON   []byte // the upstream model name as a JSON string
 	temperature *float64
 	maxTokens   *int
+
+	nativeResponses bool
+	responsesURL    string
+	maxOutputTokens int64
 }
 
 // New returns an Adapter for the given options.
@@ -72,6 +83,10 @@ func New(o Options) *Adapter {
 		temperature: o.Temperature,
 		maxTokens:   o.MaxTokens,
 		header:      http.Header{"Content-Type": {"application/json"}},
+
+		nativeResponses: o.NativeResponses,
+		responsesURL:    adapter.JoinURL(o.BaseURL, "/responses"),
+		maxOutputTokens: o.MaxOutputTokens,
 	}
 	for op := adapter.OpChat; op <= adapter.OpEmbedding; op++ {
 		a.urls[op] = adapter.JoinURL(o.BaseURL, op.Path())
