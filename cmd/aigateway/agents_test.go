@@ -64,8 +64,8 @@ var shellTools = []struct {
 }
 
 // agentModel is the model behind the gateway: the mock upstream
-// (internal/mockllm, which speaks OpenAI chat completions, Anthropic
-// messages and Gemini generateContent, stream and non-stream) scripted per
+// (internal/mockllm, which speaks OpenAI chat completions and responses,
+// Anthropic messages and Gemini generateContent, stream and non-stream) scripted per
 // request from what the request holds. A request without a tool result
 // gets a call of the shell tool the request declares; one with a tool
 // result gets the final text, which quotes the marker if the tool result
@@ -117,6 +117,15 @@ var (
 		}
 		return done
 	}}
+	responsesShape = requestShape{tools: "tools.#.name", results: func(body []byte) []toolDone {
+		var done []toolDone
+		for _, item := range gjson.GetBytes(body, "input").Array() {
+			if t := item.Get("type").String(); t == "function_call_output" || t == "custom_tool_call_output" {
+				done = append(done, toolDone{item.Get("call_id").String(), textOf(item.Get("output"))})
+			}
+		}
+		return done
+	}}
 	geminiShape = requestShape{tools: "tools.#.functionDeclarations.#.name|@flatten", results: func(body []byte) []toolDone {
 		var done []toolDone
 		for _, content := range gjson.GetBytes(body, "contents").Array() {
@@ -149,6 +158,8 @@ func shapeOf(r *http.Request) (requestShape, bool) {
 	switch p := r.URL.Path; {
 	case strings.HasSuffix(p, "/chat/completions"):
 		return chatShape, true
+	case strings.HasSuffix(p, "/responses"):
+		return responsesShape, true
 	case strings.HasSuffix(p, "/messages"):
 		return anthropicShape, true
 	case strings.HasSuffix(p, ":generateContent"), strings.HasSuffix(p, ":streamGenerateContent"):
@@ -267,6 +278,12 @@ var agentUpstreams = []agentUpstream{
 	{"anthropic", `"adapter": "anthropic", "base_url": "%s", "model": "mock-claude"`, "toolu_mock_0"},
 	{"gemini", `"adapter": "gemini", "base_url": "%s", "model": "mock-gemini"`, ""},
 }
+
+// responsesNative is an OpenAI-compatible upstream that serves /responses
+// itself: Codex's requests pass through. Claude Code's would be converted
+// to chat completions as for openai_compat.
+var responsesNative = agentUpstream{"openai_compat_responses_native",
+	`"adapter": "openai_compat", "base_url": "%s/v1", "model": "mock-model", "responses": "native"`, "call_mock_0"}
 
 // startAgentGateway starts the gateway in front of a fresh agentModel,
 // serving agentModelID as an entry of kind up.
@@ -399,12 +416,13 @@ func claudeCodeShellTurn(t *testing.T, bin string, up agentUpstream) {
 }
 
 // TestCodexShellTurn runs `codex exec` with a model provider whose base_url
-// is the gateway (POST /v1/responses), once per kind of upstream: the model
+// is the gateway (POST /v1/responses), once per kind of upstream and once
+// passed through to an upstream serving /responses: the model
 // calls exec_command, Codex runs it and sends the function_call_output, the
 // model answers.
 func TestCodexShellTurn(t *testing.T) {
 	bin := agentBinary(t, agentsDir(t), "codex")
-	for _, up := range agentUpstreams {
+	for _, up := range append(slices.Clone(agentUpstreams), responsesNative) {
 		t.Run(up.name, func(t *testing.T) { codexShellTurn(t, bin, up) })
 	}
 }
