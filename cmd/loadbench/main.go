@@ -5,6 +5,15 @@
 //
 //	go run ./cmd/loadbench                      # defaults: 64 connections, 20-chunk streams
 //	go run ./cmd/loadbench -requests 50000 -concurrency 128
+//
+// With -matrix it drives the gateway alone through every inbound API (chat
+// completions, Anthropic messages, OpenAI responses, Gemini) against every
+// kind of upstream (OpenAI-compatible, Anthropic, Gemini, and an
+// OpenAI-compatible one serving /responses natively), stream and
+// non-stream, and prints the results as a Markdown table (see matrix.go):
+//
+//	go run ./cmd/loadbench -matrix
+//	go run ./cmd/loadbench -matrix -clients messages,responses -upstreams anthropic
 package main
 
 import (
@@ -44,6 +53,9 @@ func main() {
 
 type options struct {
 	requests, streamRequests, warmup, concurrency, chunks int
+
+	matrix             bool
+	clients, upstreams string
 }
 
 func run() error {
@@ -53,7 +65,17 @@ func run() error {
 	flag.IntVar(&o.warmup, "warmup", 2000, "requests per target and mode before measuring")
 	flag.IntVar(&o.concurrency, "concurrency", 64, "concurrent connections")
 	flag.IntVar(&o.chunks, "chunks", 20, "content chunks per streamed reply")
+	flag.BoolVar(&o.matrix, "matrix", false, "measure the gateway for every client protocol and upstream and print a Markdown table")
+	flag.StringVar(&o.clients, "clients", strings.Join(clientNames(), ","), "with -matrix: the client protocols to measure")
+	flag.StringVar(&o.upstreams, "upstreams", strings.Join(upstreamNames(), ","), "with -matrix: the upstreams to measure")
 	flag.Parse()
+	var rows []matrixRow
+	if o.matrix {
+		var err error
+		if rows, err = matrixRows(o.clients, o.upstreams); err != nil {
+			return err
+		}
+	}
 
 	dir, err := os.MkdirTemp("", "loadbench")
 	if err != nil {
@@ -88,7 +110,16 @@ func run() error {
 	cfg := filepath.Join(dir, "models.json")
 	// The id differs from the upstream name so that the gateway really
 	// rewrites the model field, as it does in production.
-	config := fmt.Sprintf(`{"models":[{"id":"bench","adapter":"openai_compat","base_url":"%s/v1","api_key":"sk-bench","model":"mock-model"}]}`, mockURL)
+	var pr *probe
+	probeURL := ""
+	if o.matrix {
+		if pr, err = startProbe(); err != nil {
+			return err
+		}
+		defer pr.close()
+		probeURL = pr.url
+	}
+	config := gatewayConfig(mockURL, probeURL)
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -104,6 +135,9 @@ func run() error {
 	}
 	defer gw.stop()
 
+	if o.matrix {
+		return runMatrix(o, "http://127.0.0.1:"+gwPort, gw, pr, rows)
+	}
 	targets := []struct {
 		name string
 		url  string
@@ -129,9 +163,10 @@ func run() error {
 			if err := waitReady(tg.url); err != nil {
 				return fmt.Errorf("%s: %w", tg.name, err)
 			}
-			load(tg.url, model, stream, o.warmup, o.concurrency, o.chunks)
+			w := chatWorkload(tg.url, model, stream, o.chunks)
+			load(w, o.warmup, o.concurrency)
 			cpu0 := tg.proc.cpu()
-			res := load(tg.url, model, stream, n, o.concurrency, o.chunks)
+			res := load(w, n, o.concurrency)
 			cpu := tg.proc.cpu() - cpu0
 			mode := "non-stream"
 			if stream {
@@ -166,19 +201,54 @@ func (r *result) p(q int) string {
 
 var doneEvent = []byte("data: [DONE]\n\n")
 
-// load sends n requests over concurrency connections and checks every
-// response: a stream counts as incomplete unless it holds every chunk and
-// ends with [DONE].
-func load(base, model string, stream bool, n, concurrency, chunks int) *result {
-	body := []byte(fmt.Sprintf(`{"model":%q,"stream":%t,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Write a short greeting for a load test, please."}],"temperature":0.7}`, model, stream))
+// errIncomplete marks an answer that arrived whole but lacks events.
+var errIncomplete = errors.New("incomplete stream")
+
+// workload is one kind of request and the check of its answer.
+type workload struct {
+	url    string
+	header http.Header // besides Content-Type
+	body   []byte
+	// check inspects a 200 answer's body; an error wrapping errIncomplete
+	// counts the answer as incomplete. Nil accepts any 200.
+	check func(body []byte) error
+}
+
+// chatWorkload is the default mode's request: a chat completion whose
+// stream counts as incomplete unless it holds every chunk and ends with
+// [DONE].
+func chatWorkload(base, model string, stream bool, chunks int) workload {
+	w := workload{
+		url:  base + "/v1/chat/completions",
+		body: []byte(fmt.Sprintf(`{"model":%q,"stream":%t,"messages":[{"role":"system","content":%q},{"role":"user","content":%q}],"temperature":0.7}`, model, stream, systemPrompt, userPrompt)),
+	}
+	if stream {
+		wantEvents := chunks + 3 // role, content chunks, finish, [DONE]
+		w.check = func(b []byte) error {
+			if !bytes.HasSuffix(b, doneEvent) || bytes.Count(b, []byte("data: ")) != wantEvents {
+				return errIncomplete
+			}
+			return nil
+		}
+	}
+	return w
+}
+
+// The prompt of every workload: the same conversation in each protocol.
+const (
+	systemPrompt = "You are a helpful assistant."
+	userPrompt   = "Write a short greeting for a load test, please."
+)
+
+// load sends n requests of w over concurrency connections and checks every
+// response.
+func load(w workload, n, concurrency int) *result {
 	transport := &http.Transport{MaxIdleConns: concurrency, MaxIdleConnsPerHost: concurrency, DisableCompression: true}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport}
-	url := base + "/v1/chat/completions"
 	var next atomic.Int64
 	var mu sync.Mutex
 	res := &result{latencies: make([]time.Duration, 0, n)}
-	wantEvents := chunks + 3 // role, content chunks, finish, [DONE]
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range concurrency {
@@ -192,7 +262,15 @@ func load(base, model string, stream bool, n, concurrency, chunks int) *result {
 			for next.Add(1) <= int64(n) {
 				t0 := time.Now()
 				err := func() error {
-					resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+					req, err := http.NewRequest(http.MethodPost, w.url, bytes.NewReader(w.body))
+					if err != nil {
+						return err
+					}
+					for k, v := range w.header {
+						req.Header[k] = v
+					}
+					req.Header.Set("Content-Type", "application/json")
+					resp, err := client.Do(req)
 					if err != nil {
 						return err
 					}
@@ -203,11 +281,15 @@ func load(base, model string, stream bool, n, concurrency, chunks int) *result {
 						return err
 					}
 					if resp.StatusCode != 200 {
-						return fmt.Errorf("status %d: %.200s", resp.StatusCode, all.Bytes())
+						return fmt.Errorf("status %d: %.200s", resp.StatusCode, bytes.TrimSpace(all.Bytes()))
 					}
-					if stream && (!bytes.HasSuffix(all.Bytes(), doneEvent) || bytes.Count(all.Bytes(), []byte("data: ")) != wantEvents) {
-						incomplete++
-						return errors.New("incomplete stream")
+					if w.check != nil {
+						if err := w.check(all.Bytes()); err != nil {
+							if errors.Is(err, errIncomplete) {
+								incomplete++
+							}
+							return fmt.Errorf("%w: %.300s", err, bytes.TrimSpace(all.Bytes()))
+						}
 					}
 					return nil
 				}()
