@@ -225,18 +225,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
-		"models", len(file.Models), "available", countAvailable(reg),
-		"max_connections", maxConns, "open_file_limit", fileLimit)
-
 	// Reload on SIGHUP and when the file changes. Adapters a reload drops
 	// stay open, since requests in flight finish on them; the ones holding
-	// resources (local programs) are closed at shutdown.
+	// resources (local programs) are closed at shutdown. SIGHUP is caught
+	// before the gateway says it listens: its default action would kill
+	// the process.
 	retired := map[io.Closer]bool{}
 	var retiredMu sync.Mutex
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	log.Info("aigateway listening", "addr", "http://"+ln.Addr().String(), "config", s.config,
+		"models", len(file.Models), "available", countAvailable(reg),
+		"max_connections", maxConns, "open_file_limit", fileLimit)
 	watcher, err := reload.New(reload.Options{
 		Path:    s.config,
 		Logger:  log,
