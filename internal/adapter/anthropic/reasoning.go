@@ -56,6 +56,9 @@ func convertThinking(req *openai.ChatRequest, out *request) *adapter.Error {
 	if tc := out.ToolChoice; tc != nil && (tc.Type == "any" || tc.Type == "tool") {
 		return nil
 	}
+	if unsignedToolTurn(req.Messages) {
+		return nil
+	}
 	switch {
 	case req.MaxOutputTokens() == nil:
 		out.MaxTokens += budget
@@ -73,6 +76,26 @@ func convertThinking(req *openai.ChatRequest, out *request) *adapter.Error {
 		out.TopP = nil
 	}
 	return nil
+}
+
+// unsignedToolTurn reports whether the conversation continues a tool turn
+// (an assistant message with tool calls, followed by tool results only)
+// whose thinking was not replayed. Anthropic refuses such a request with
+// thinking on (the turn must start with its thinking block), whereas a
+// turn without thinking may go on with thinking off: a client that could
+// not keep the signature (one that replays no reasoning) still gets its
+// answer.
+func unsignedToolTurn(msgs []openai.Message) bool {
+	for i := len(msgs) - 1; i >= 0; i-- {
+		switch m := &msgs[i]; m.Role {
+		case "tool":
+		case "assistant":
+			return len(m.ToolCalls) > 0 && m.ReasoningSignature == ""
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // thinkingDrops names the parameters of req that convertThinking left out
