@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/tidwall/gjson"
@@ -38,6 +39,8 @@ type exchange struct {
 	// (Gemini's streamGenerateContent without alt=sse).
 	jsonArray bool
 	requestID string
+	// log receives a line for tools a conversion leaves out.
+	log *slog.Logger
 
 	// local is set by sendTo when the gateway answered without asking
 	// the upstream (an estimated token count).
@@ -60,7 +63,7 @@ type chatCounter interface {
 
 // sendTo makes one attempt on d.
 func (x *exchange) sendTo(ctx context.Context, d *registry.Deployment) (*adapter.Response, error) {
-	x.local = false
+	x.local, x.conv = false, nil
 	if x.in == nil {
 		return d.Adapter.Send(ctx, x.chat)
 	}
@@ -112,6 +115,11 @@ func (x *exchange) convert(t inbound.Target) (*adapter.Request, error) {
 		return nil, fmt.Errorf("converting a %s request: the chat completions body is invalid: %s", x.protocol, perr.Message)
 	}
 	x.target, x.converted = t, &adapter.Request{Op: adapter.OpChat, Body: body, Fields: f, RequestID: x.requestID}
+	if d, ok := x.in.(inbound.ToolDropper); ok && x.log != nil {
+		if names := d.DroppedTools(t); len(names) > 0 {
+			x.log.Info("tools left out: the upstream cannot run them", "request_id", x.requestID, "deployment", t.Deployment, "tools", names)
+		}
+	}
 	return x.converted, nil
 }
 

@@ -29,7 +29,7 @@ func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inboun
 		return
 	}
 	rec.bytesIn = len(body)
-	x := &exchange{protocol: d.Protocol(), requestID: rec.id}
+	x := &exchange{protocol: d.Protocol(), requestID: rec.id, log: s.log}
 	var err error
 	if count {
 		c, ok := d.(inbound.Counter)

@@ -386,3 +386,40 @@ func TestMessagesNativeErrors(t *testing.T) {
 		t.Errorf("529: %d %s", status, body)
 	}
 }
+
+// A server tool (web_search) reaches an Anthropic upstream but is left out,
+// and logged by name, for an upstream that cannot run it.
+func TestMessagesServerToolsDroppedAndLogged(t *testing.T) {
+	var directive atomic.Pointer[mockllm.Directive]
+	g := messagesGateway(t, &directive)
+	body := `{"model":"MODEL","max_tokens":100,"messages":[{"role":"user","content":"search"}],
+		"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3},
+		{"name":"get_weather","description":"w","input_schema":{"type":"object","properties":{}}}]}`
+	status, _, resp := g.post(t, "/v1/messages", strings.Replace(body, "MODEL", "chat", 1), "anthropic-version", "2023-06-01")
+	if up := g.lastUpstream(t); status != http.StatusOK || strings.Contains(string(up.Body), "web_search") || !strings.Contains(string(up.Body), "get_weather") {
+		t.Fatalf("chat: %d %s; upstream got %s", status, resp, up.Body)
+	}
+	if logs := g.logs.String(); !strings.Contains(logs, "tools left out") || !strings.Contains(logs, "web_search") {
+		t.Errorf("no log line names the dropped tool:\n%s", logs)
+	}
+	status, _, resp = g.post(t, "/v1/messages", strings.Replace(body, "MODEL", "claude", 1), "anthropic-version", "2023-06-01")
+	if up := g.lastUpstream(t); status != http.StatusOK || !strings.Contains(string(up.Body), `"web_search_20250305"`) {
+		t.Fatalf("claude: %d %s; upstream got %s", status, resp, up.Body)
+	}
+}
+
+// An upstream with Mistral's id rule gets 9-character ids for the
+// conversation's toolu_ ids, the call and its result alike.
+func TestMessagesToolIDsForStrictUpstream(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "strict", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "tool_call_ids": "alnum9"}`})
+	body := `{"model":"strict","max_tokens":100,"messages":[{"role":"user","content":"weather?"},
+		{"role":"assistant","content":[{"type":"tool_use","id":"toolu_01A09q90qw90lq917835lq9","name":"get_weather","input":{"city":"Paris"}}]},
+		{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_01A09q90qw90lq917835lq9","content":"18C"}]}],
+		"tools":[{"name":"get_weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}]}`
+	status, _, resp := g.post(t, "/v1/messages", body, "anthropic-version", "2023-06-01")
+	up := g.lastUpstream(t)
+	call, result := gjson.GetBytes(up.Body, "messages.1.tool_calls.0.id").Str, gjson.GetBytes(up.Body, "messages.2.tool_call_id").Str
+	if status != http.StatusOK || !regexp.MustCompile(`^[a-zA-Z0-9]{9}$`).MatchString(call) || call != result {
+		t.Fatalf("status %d %s; upstream ids %q and %q in %s", status, resp, call, result, up.Body)
+	}
+}

@@ -40,6 +40,12 @@ const (
 	ResponsesConvert = "convert"
 )
 
+// The values of an openai_compat entry's "tool_call_ids" field.
+const (
+	ToolCallIDsAsSent = "as_sent"
+	ToolCallIDsAlnum9 = "alnum9"
+)
+
 // AdapterProcess is the adapter that runs a local program per request.
 const AdapterProcess = "process"
 
@@ -90,6 +96,10 @@ type Model struct {
 	// /responses; ResponsesConvert (the default, "") converts it to chat
 	// completions.
 	Responses string
+	// ToolCallIDs says which tool call ids an openai_compat upstream
+	// takes: ToolCallIDsAsSent (the default, "") or ToolCallIDsAlnum9,
+	// the default for Mistral's API.
+	ToolCallIDs string
 
 	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
 	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key

@@ -144,6 +144,11 @@ var badFiles = map[string]string{
 	"drop-params-openai.bad.json":           `: models[0] (id "x"): drop_params: only for adapters that convert requests (custom_http, anthropic, gemini, process); an openai_compat upstream receives every parameter as sent`,
 	"drop-params-string.bad.json":           `: models[0] (id "x"): drop_params: must be true or false, got string`,
 	"drop-params-null.bad.json":             `: models[0] (id "x"): drop_params: must be true or false, got null`,
+	"tool-call-ids-anthropic.bad.json":      `: models[0] (id "x"): tool_call_ids: only for openai_compat entries; the other adapters write ids their upstreams take`,
+	"tool-call-ids-unknown.bad.json":        `: models[0] (id "x"): tool_call_ids: must be "as_sent" or "alnum9" (exactly 9 letters and digits, as Mistral requires), got "short"`,
+	"responses-anthropic.bad.json":          `: models[0] (id "x"): responses: only for openai_compat entries; other adapters always convert /v1/responses requests`,
+	"responses-unknown.bad.json":            `: models[0] (id "x"): responses: must be "native" (the upstream serves /responses) or "convert", got "yes"`,
+	"max-output-tokens-zero.bad.json":       `: models[0] (id "x"): max_output_tokens: must be between 1 and 2147483647, got 0`,
 }
 
 func TestLoadBad(t *testing.T) {
@@ -421,4 +426,23 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Mistral's API takes only 9-character tool call ids: entries for it get
+// tool_call_ids alnum9 unless they say otherwise.
+func TestToolCallIDsDefaultForMistral(t *testing.T) {
+	for _, c := range []struct{ entry, want string }{
+		{`"base_url": "https://api.mistral.ai/v1"`, ToolCallIDsAlnum9},
+		{`"base_url": "https://api.mistral.ai/v1", "tool_call_ids": "as_sent"`, ToolCallIDsAsSent},
+		{`"base_url": "https://api.openai.com/v1"`, ""},
+		{`"base_url": "http://127.0.0.1:8000/v1", "tool_call_ids": "alnum9"`, ToolCallIDsAlnum9},
+	} {
+		f, err := Parse("m.json", []byte(`{"models": [{"id": "x", "adapter": "openai_compat", `+c.entry+`}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Models[0].ToolCallIDs; got != c.want {
+			t.Errorf("%s: tool_call_ids %q, want %q", c.entry, got, c.want)
+		}
+	}
 }

@@ -39,6 +39,7 @@ type wireModel struct {
 	DropParams  *bool    `json:"drop_params"`        // converting adapters only
 	MaxOutput   *int     `json:"max_output_tokens"`  // clamp for inbound max_tokens
 	Responses   *string  `json:"responses"`          // openai_compat: "native" or "convert"
+	ToolCallIDs *string  `json:"tool_call_ids"`      // openai_compat: "as_sent" or "alnum9"
 
 	Protocol     *string            `json:"protocol"`                // custom_http only
 	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
@@ -254,6 +255,20 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, fmt.Errorf(`responses: must be "native" (the upstream serves /responses) or "convert", got %q`, *v)
 		}
 	}
+	if m.Adapter == AdapterOpenAICompat && isMistral(m.BaseURL) {
+		m.ToolCallIDs = ToolCallIDsAlnum9 // Mistral's rule, unless the entry says otherwise
+	}
+	if v := w.ToolCallIDs; v != nil {
+		if m.Adapter != AdapterOpenAICompat {
+			return m, errors.New(`tool_call_ids: only for openai_compat entries; the other adapters write ids their upstreams take`)
+		}
+		switch *v {
+		case ToolCallIDsAsSent, ToolCallIDsAlnum9:
+			m.ToolCallIDs = *v
+		default:
+			return m, fmt.Errorf(`tool_call_ids: must be "as_sent" or "alnum9" (exactly 9 letters and digits, as Mistral requires), got %q`, *v)
+		}
+	}
 	if t := w.Timeout; t != nil {
 		d := time.Duration(math.Round(*t * float64(time.Second)))
 		if *t <= 0 || *t > maxTimeout || d <= 0 {
@@ -434,4 +449,11 @@ func setFetch(m *Model, w *wireModel) error {
 		m.FetchPrivateAddresses = *w.FetchPrivate
 	}
 	return nil
+}
+
+// isMistral reports whether baseURL is Mistral's API, whose tool call ids
+// must be 9 letters and digits.
+func isMistral(baseURL string) bool {
+	u, err := url.Parse(baseURL)
+	return err == nil && (u.Hostname() == "api.mistral.ai" || strings.HasSuffix(u.Hostname(), ".mistral.ai"))
 }

@@ -163,3 +163,11 @@ type SSEKeepAliver interface {
 type StreamFailer interface {
 	Fail(e *Error) []adapter.Chunk
 }
+
+// ToolDropper is a Request that leaves out tools a target cannot run
+// (Anthropic's server tools such as web_search for any other upstream).
+// The handler logs their names, so that an operator can tell why a model
+// never searched.
+type ToolDropper interface {
+	DroppedTools(t Target) []string
+}

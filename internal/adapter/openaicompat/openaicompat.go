@@ -59,6 +59,9 @@ type Options struct {
 	// MaxOutputTokens caps max_output_tokens of a Responses request
 	// passed through; zero means no cap.
 	MaxOutputTokens int64
+	// ShortToolCallIDs rewrites the conversation's tool call ids to the
+	// 9 letters and digits Mistral requires (see shortenToolCallIDs).
+	ShortToolCallIDs bool
 }
 
 // Adapter sends requests to one OpenAI-compatible upstream.
@@ -73,6 +76,7 @@ type Adapter struct {
 	nativeResponses bool
 	responsesURL    string
 	maxOutputTokens int64
+	shortIDs        bool
 }
 
 // New returns an Adapter for the given options.
@@ -87,6 +91,7 @@ func New(o Options) *Adapter {
 		nativeResponses: o.NativeResponses,
 		responsesURL:    adapter.JoinURL(o.BaseURL, "/responses"),
 		maxOutputTokens: o.MaxOutputTokens,
+		shortIDs:        o.ShortToolCallIDs,
 	}
 	for op := adapter.OpChat; op <= adapter.OpEmbedding; op++ {
 		a.urls[op] = adapter.JoinURL(o.BaseURL, op.Path())
@@ -119,7 +124,11 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	body := openai.Patch(req.Body, &req.Fields, a.modelJSON, temperature, maxTokens)
 	if req.Op == adapter.OpChat {
-		body = stripSignatures(body)
+		if a.shortIDs {
+			body = shortenToolCallIDs(body)
+		} else {
+			body = stripSignatures(body)
+		}
 	}
 
 	// The outbound headers are built here, never copied from the client, so

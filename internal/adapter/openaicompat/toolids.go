@@ -2,6 +2,7 @@ package openaicompat
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -26,7 +27,45 @@ func stripSignatures(body []byte) []byte {
 	if !bytes.Contains(body, []byte(toolcallid.Separator)) {
 		return body
 	}
-	return rewriteToolCallIDs(body)
+	return rewriteToolCallIDs(body, false)
+}
+
+// shortenToolCallIDs is stripSignatures for an upstream that takes only
+// Mistral's tool call ids, exactly 9 letters and digits: every other id of
+// the conversation (Anthropic's toolu_..., OpenAI's call_..., the
+// gateway's own) is replaced by 9 characters of its SHA-256, the same for
+// the call and its result. Ids the upstream made itself already fit and
+// stay, so its calls come back to it as it named them.
+func shortenToolCallIDs(body []byte) []byte {
+	if !bytes.Contains(body, []byte(`"tool_call`)) {
+		return body
+	}
+	return rewriteToolCallIDs(body, true)
+}
+
+// alnum9 reports whether id is 9 ASCII letters and digits.
+func alnum9(id string) bool {
+	if len(id) != 9 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// shortID derives a 9-character id from id.
+func shortID(id string) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	sum := sha256.Sum256([]byte(id))
+	var b [9]byte
+	for i := range b {
+		b[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(b[:])
 }
 
 // idEdit replaces the JSON string body[start:end] with base.
@@ -35,10 +74,10 @@ type idEdit struct {
 	base       string
 }
 
-// rewriteToolCallIDs does stripSignatures' work on a body that contains the
-// separator. Peek has already validated the body (bounded depth, one
-// "messages"), so gjson may walk it.
-func rewriteToolCallIDs(body []byte) []byte {
+// rewriteToolCallIDs does the work of stripSignatures (short false) and
+// shortenToolCallIDs (short true). Peek has already validated the body
+// (bounded depth, one "messages"), so gjson may walk it.
+func rewriteToolCallIDs(body []byte, short bool) []byte {
 	start := bytes.IndexByte(body, '{')
 	if start < 0 {
 		return body
@@ -57,12 +96,12 @@ func rewriteToolCallIDs(body []byte) []byte {
 			m.ForEach(func(key, v gjson.Result) bool {
 				switch key.Str {
 				case "tool_call_id":
-					edits = addIDEdit(edits, v)
+					edits = addIDEdit(edits, v, short)
 				case "tool_calls":
 					v.ForEach(func(_, call gjson.Result) bool {
 						call.ForEach(func(key, v gjson.Result) bool {
 							if key.Str == "id" {
-								edits = addIDEdit(edits, v)
+								edits = addIDEdit(edits, v, short)
 							}
 							return true
 						})
@@ -89,13 +128,15 @@ func rewriteToolCallIDs(body []byte) []byte {
 }
 
 // addIDEdit records the replacement of v, a tool call id, when it carries a
-// signature part.
-func addIDEdit(edits []idEdit, v gjson.Result) []idEdit {
+// signature part or, with short, when it is not 9 letters and digits.
+func addIDEdit(edits []idEdit, v gjson.Result, short bool) []idEdit {
 	if v.Type != gjson.String {
 		return edits
 	}
 	base := toolcallid.Base(v.Str)
-	if len(base) == len(v.Str) {
+	if short && !alnum9(base) {
+		base = shortID(base)
+	} else if len(base) == len(v.Str) {
 		return edits
 	}
 	return append(edits, idEdit{start: v.Index, end: v.Index + len(v.Raw), base: base})

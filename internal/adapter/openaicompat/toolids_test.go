@@ -93,3 +93,26 @@ func BenchmarkStripSignatures(b *testing.B) {
 		})
 	}
 }
+
+// For Mistral every id becomes 9 letters and digits, the same for a call
+// and its result; an id that fits (the upstream's own) stays as it is.
+func TestShortenToolCallIDs(t *testing.T) {
+	body := []byte(strings.ReplaceAll(conversation, "ID", signedID))
+	body = bytes.Replace(body, []byte(`"call_plain"`), []byte(`"Ab3dE6gH9"`), -1)
+	orig := bytes.Clone(body)
+	got := shortenToolCallIDs(body)
+	if !bytes.Equal(body, orig) {
+		t.Fatal("shortenToolCallIDs modified its input, which is replayed on retries")
+	}
+	short := shortID("call_r1_0_0")
+	if !alnum9(short) || short != shortID("call_r1_0_0") || short == shortID("call_r1_0_1") {
+		t.Fatalf("shortID is not a deterministic 9-character id: %q", short)
+	}
+	want := strings.ReplaceAll(strings.ReplaceAll(conversation, "ID", short), "call_plain", "Ab3dE6gH9")
+	if !json.Valid(got) || string(got) != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if plain := []byte(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`); &shortenToolCallIDs(plain)[0] != &plain[0] {
+		t.Error("a body without tool calls was copied")
+	}
+}
