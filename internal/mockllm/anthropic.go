@@ -238,7 +238,10 @@ func (c *call) anthropicMessages() error {
 	for i := range rp.calls {
 		rp.calls[i].id = "toolu_mock_" + strconv.Itoa(i)
 	}
-	m := anthropicHead{id: "msg_mock_" + strconv.FormatInt(c.seq, 10), model: req.Model}
+	m := anthropicHead{id: "msg_mock_" + strconv.FormatInt(c.seq, 10), model: req.Model, reasoning: d.Reasoning, signature: d.ReasoningSignature}
+	if m.reasoning != "" && m.signature == "" {
+		m.signature = "mock-signature-" + strconv.FormatInt(c.seq, 10)
+	}
 	if req.Stream {
 		return c.anthropicStream(d, &rp, &m)
 	}
@@ -291,6 +294,9 @@ func appendJSONArgs(dst []byte, args string) []byte {
 // anthropicHead holds the fields of the Message a response describes.
 type anthropicHead struct {
 	id, model string
+	// reasoning, when set, is sent as a leading thinking block signed with
+	// signature.
+	reasoning, signature string
 }
 
 // appendMessage appends the complete non-streamed Message.
@@ -300,13 +306,26 @@ func (m *anthropicHead) appendMessage(dst []byte, rp *reply) []byte {
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	dst = openai.AppendString(dst, m.model)
 	dst = append(dst, `,"content":[`...)
+	comma := false
+	if m.reasoning != "" {
+		dst = append(dst, `{"type":"thinking","thinking":`...)
+		dst = openai.AppendString(dst, m.reasoning)
+		dst = append(dst, `,"signature":`...)
+		dst = openai.AppendString(dst, m.signature)
+		dst = append(dst, '}')
+		comma = true
+	}
 	if rp.hasText {
+		if comma {
+			dst = append(dst, ',')
+		}
 		dst = append(dst, `{"type":"text","text":`...)
 		dst = rp.appendText(dst)
 		dst = append(dst, '}')
+		comma = true
 	}
 	for i, tc := range rp.calls {
-		if i > 0 || rp.hasText {
+		if i > 0 || comma {
 			dst = append(dst, ',')
 		}
 		dst = appendToolUse(dst, &tc, false)

@@ -66,6 +66,11 @@ func (st *anthropicStreamer) run(rp *reply, m *anthropicHead) error {
 	if err := st.send(); err != nil {
 		return err
 	}
+	if m.reasoning != "" {
+		if err := st.thinkingBlock(m); err != nil {
+			return err
+		}
+	}
 	if rp.hasText {
 		if err := st.textBlock(rp); err != nil {
 			return err
@@ -113,6 +118,31 @@ func (st *anthropicStreamer) textBlock(rp *reply) error {
 		if err := st.sendDelta(); err != nil {
 			return err
 		}
+	}
+	return st.stopBlock(idx)
+}
+
+// thinkingBlock sends the reasoning as a thinking block: one
+// thinking_delta and one signature_delta, as Anthropic ends each block.
+func (st *anthropicStreamer) thinkingBlock(m *anthropicHead) error {
+	idx := st.startBlock()
+	st.b = append(st.b, `{"type":"thinking","thinking":"","signature":""}}`...)
+	if err := st.send(); err != nil {
+		return err
+	}
+	st.delta(idx)
+	st.b = append(st.b, `{"type":"thinking_delta","thinking":`...)
+	st.b = openai.AppendString(st.b, m.reasoning)
+	st.b = append(st.b, "}}"...)
+	if err := st.send(); err != nil {
+		return err
+	}
+	st.delta(idx)
+	st.b = append(st.b, `{"type":"signature_delta","signature":`...)
+	st.b = openai.AppendString(st.b, m.signature)
+	st.b = append(st.b, "}}"...)
+	if err := st.send(); err != nil {
+		return err
 	}
 	return st.stopBlock(idx)
 }

@@ -15,6 +15,7 @@ type geminiReply struct {
 	id       string
 	thoughts *int // usageMetadata.thoughtsTokenCount; nil: absent
 	chunks   int
+	thought  string // Directive.Reasoning, sent as a thought part
 }
 
 func (c *call) geminiGenerate(model string, stream bool) error {
@@ -47,7 +48,7 @@ func (c *call) geminiGenerate(model string, stream bool) error {
 			c.s.issued.add(pc.sig)
 		}
 	}
-	g := geminiReply{rp: &rp, model: model, id: "mock-" + strconv.FormatInt(c.seq, 10), thoughts: d.ThoughtsTokens, chunks: rp.numPieces()}
+	g := geminiReply{rp: &rp, model: model, id: "mock-" + strconv.FormatInt(c.seq, 10), thoughts: d.ThoughtsTokens, chunks: rp.numPieces(), thought: d.Reasoning}
 	if len(rp.calls) > 0 {
 		g.chunks++
 	}
@@ -63,12 +64,20 @@ func (c *call) geminiGenerate(model string, stream bool) error {
 	bp := c.s.getBuf()
 	defer c.s.putBuf(bp)
 	b := g.appendHead((*bp)[:0])
+	comma := g.thought != ""
+	if comma {
+		b = g.appendThought(b)
+	}
 	if rp.hasText {
+		if comma {
+			b = append(b, ',')
+		}
 		b = append(b, `{"text":`...)
 		b = rp.appendText(b)
 		b = append(b, '}')
+		comma = true
 	}
-	b = g.appendCalls(b, rp.hasText)
+	b = g.appendCalls(b, comma)
 	b = g.appendTail(b, true, rp.completionTokens)
 	b = append(b, '\n')
 	*bp = b
@@ -90,6 +99,13 @@ func geminiFinish(finish string) string {
 // appendHead appends a response up to the first part.
 func (g *geminiReply) appendHead(dst []byte) []byte {
 	return append(dst, `{"candidates":[{"content":{"role":"model","parts":[`...)
+}
+
+// appendThought appends the thought part.
+func (g *geminiReply) appendThought(dst []byte) []byte {
+	dst = append(dst, `{"text":`...)
+	dst = openai.AppendString(dst, g.thought)
+	return append(dst, `,"thought":true}`...)
 }
 
 // appendCalls appends every functionCall part; comma says whether a part
@@ -173,6 +189,13 @@ func (c *call) geminiStream(d *Directive, g *geminiReply, sse bool) error {
 	}
 	rp := g.rp
 	running := func(n int) int { return min(n, rp.completionTokens) }
+	if g.thought != "" {
+		k.begin()
+		k.b = g.appendTail(g.appendThought(g.appendHead(k.b)), false, 0)
+		if err := k.send(); err != nil {
+			return err
+		}
+	}
 	for i := range rp.numPieces() {
 		if err := p.next(); err != nil {
 			return err

@@ -100,12 +100,22 @@ type Directive struct {
 
 	// --- inbound Messages API tests (issue 11) ---
 
-	// Reasoning (OpenAI only) is sent as "reasoning_content" before the
-	// content, as DeepSeek, vLLM and other OpenAI-compatible servers send
-	// a model's reasoning: in a stream, one delta per word (its words keep
+	// Reasoning is the model's reasoning, sent before the content. OpenAI:
+	// as "reasoning_content", as DeepSeek, vLLM and other OpenAI-compatible
+	// servers send it: in a stream, one delta per word (its words keep
 	// their trailing spaces), before the content deltas; in a whole reply,
-	// on the message.
+	// on the message. Anthropic: as a leading thinking block with the
+	// signature ReasoningSignature (a stream sends it as one thinking_delta
+	// and one signature_delta). Gemini: as a leading part with thought:
+	// true (in a stream, its own first event).
 	Reasoning string `json:"reasoning,omitempty"`
+
+	// --- reasoning through the Chat IR (issue 11) ---
+
+	// ReasoningSignature (Anthropic only) is the signature of the thinking
+	// block Reasoning makes. Empty means "mock-signature-" and the
+	// request's sequence number.
+	ReasoningSignature string `json:"reasoning_signature,omitempty"`
 }
 
 // ToolCall is a tool call the mock replies with.

@@ -68,6 +68,13 @@ type Message struct {
 	ToolCalls  []ToolCall     `json:"tool_calls,omitempty"`
 	ToolCallID string         `json:"tool_call_id,omitempty"`
 	Refusal    *string        `json:"refusal,omitempty"`
+	// ReasoningContent and ReasoningSignature are the gateway's extension
+	// of Chat Completions (README, "Reasoning"): an assistant message's
+	// reasoning, replayed to the upstream that made it. The signature is
+	// the upstream's (Anthropic's thinking signature); reasoning without
+	// one is replayed only to OpenAI-compatible upstreams.
+	ReasoningContent   string `json:"reasoning_content,omitempty"`
+	ReasoningSignature string `json:"reasoning_signature,omitempty"`
 }
 
 // MessageContent is a message's content: a string, an array of parts, or
@@ -328,6 +335,10 @@ type ResponseMessage struct {
 	Content   *string    `json:"content"`
 	Refusal   *string    `json:"refusal"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ReasoningContent and ReasoningSignature carry the upstream's
+	// reasoning when the request asked for it (see Message).
+	ReasoningContent   string `json:"reasoning_content,omitempty"`
+	ReasoningSignature string `json:"reasoning_signature,omitempty"`
 }
 
 // Usage is the usage object of a response or of the final stream chunk.
@@ -374,6 +385,10 @@ type Delta struct {
 	Role      string     `json:"role,omitempty"`
 	Content   *string    `json:"content,omitempty"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+	// ReasoningContent and ReasoningSignature add to the message's
+	// reasoning (see Message); the deltas of each are concatenated.
+	ReasoningContent   *string `json:"reasoning_content,omitempty"`
+	ReasoningSignature string  `json:"reasoning_signature,omitempty"`
 }
 
 // ChunkWriter builds the chunks of one stream: one id, created and model for
@@ -428,17 +443,31 @@ func (w *ChunkWriter) Delta(d Delta) []byte {
 	if d.Content != nil {
 		n += len(*d.Content) + len(*d.Content)/8
 	}
-	b := append(w.start(n), `[{"index":0,"delta":{`...)
-	if d.Role != "" {
-		b = append(b, `"role":`...)
-		b = AppendString(b, d.Role)
+	if d.ReasoningContent != nil {
+		n += len(*d.ReasoningContent) + len(*d.ReasoningContent)/8
 	}
-	if d.Content != nil {
-		if d.Role != "" {
+	n += len(d.ReasoningSignature)
+	b := append(w.start(n), `[{"index":0,"delta":{`...)
+	comma := false
+	field := func(key string, value string) {
+		if comma {
 			b = append(b, ',')
 		}
-		b = append(b, `"content":`...)
-		b = AppendString(b, *d.Content)
+		comma = true
+		b = append(b, key...)
+		b = AppendString(b, value)
+	}
+	if d.Role != "" {
+		field(`"role":`, d.Role)
+	}
+	if d.Content != nil {
+		field(`"content":`, *d.Content)
+	}
+	if d.ReasoningContent != nil {
+		field(`"reasoning_content":`, *d.ReasoningContent)
+	}
+	if d.ReasoningSignature != "" {
+		field(`"reasoning_signature":`, d.ReasoningSignature)
 	}
 	return append(b, choiceEnd...)
 }

@@ -38,6 +38,8 @@ func TestChunkWriterMatchesEncodingJSON(t *testing.T) {
 		check("content", w.Content(text), c)
 		c.Choices = []ChunkChoice{{Delta: Delta{Role: "assistant", Content: &tx}}}
 		check("role", w.Delta(Delta{Role: "assistant", Content: &text}), c)
+		c.Choices = []ChunkChoice{{Delta: Delta{ReasoningContent: &tx, ReasoningSignature: "sig"}}}
+		check("reasoning", w.Delta(Delta{ReasoningContent: &text, ReasoningSignature: "sig"}), c)
 		reason := "stop"
 		c.Choices = []ChunkChoice{{FinishReason: &reason}}
 		check("finish", w.Finish(reason), c)

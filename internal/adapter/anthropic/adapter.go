@@ -127,11 +127,20 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 		creq.Temperature = a.temperature
 	}
 	params := adapter.Unsupported{Drop: a.dropParams}
-	body, err := ConvertRequest(creq, RequestOptions{Model: a.model, DefaultMaxTokens: a.maxTokens, Params: &params})
+	out, e := convertRequest(creq, RequestOptions{Model: a.model, DefaultMaxTokens: a.maxTokens, Params: &params})
+	if e != nil {
+		return nil, e
+	}
+	body, err := encodeRequest(out)
 	if err != nil {
 		return nil, err
 	}
 	params.LogDropped(ctx, a.log, a.up.ID, req.RequestID)
+	if drops := thinkingDrops(creq, out); len(drops) > 0 {
+		a.logger().DebugContext(ctx, "dropped sampling parameters that Anthropic refuses with extended thinking",
+			"model", a.up.ID, "request_id", req.RequestID, "params", drops)
+	}
+	reasoning := out.Thinking != nil
 	h := a.header.Clone()
 	if creq.Stream {
 		h.Set("Accept", "text/event-stream")
@@ -155,17 +164,24 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	created := time.Now().Unix()
 	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
-		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslator(creq.IncludeUsage(), created))}, nil
+		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslatorOptions(TranslatorOptions{IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoning}))}, nil
 	}
 	raw, err := call.ReadBody()
 	if err != nil {
 		return nil, err
 	}
-	out, usage, err := ConvertResponse(raw, created)
+	resp, usage, err := convertResponse(raw, created, reasoning)
 	if err != nil {
 		return nil, err
 	}
-	return &adapter.Response{Body: out, Usage: usage}, nil
+	return &adapter.Response{Body: resp, Usage: usage}, nil
+}
+
+func (a *Adapter) logger() *slog.Logger {
+	if a.log == nil {
+		return slog.Default()
+	}
+	return a.log
 }
 
 var _ adapter.Adapter = (*Adapter)(nil)

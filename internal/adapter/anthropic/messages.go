@@ -144,10 +144,12 @@ func userBlocks(m openai.Message, p string) ([]block, *adapter.Error) {
 	return out, nil
 }
 
-// assistantBlocks converts an assistant message: its text (a refusal is
-// kept as text, so that the model sees what it said), then its tool calls.
+// assistantBlocks converts an assistant message: its replayed thinking
+// (reasoningBlocks), its text (a refusal is kept as text, so that the model
+// sees what it said), then its tool calls.
 func assistantBlocks(m openai.Message, p string) ([]block, *adapter.Error) {
-	var out []block
+	// Anthropic wants the thinking blocks first, before any tool_use.
+	out := reasoningBlocks(m)
 	if m.Content.Text != nil {
 		out = textBlock(out, *m.Content.Text)
 	}

@@ -36,6 +36,10 @@ func ConvertRequest(req *openai.ChatRequest, o RequestOptions) ([]byte, error) {
 	if e != nil {
 		return nil, e
 	}
+	return encodeRequest(out)
+}
+
+func encodeRequest(out *request) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// Prompts are full of <, > and &; escaping them is valid but bloats the body.
@@ -67,13 +71,16 @@ func convertRequest(req *openai.ChatRequest, o RequestOptions) (*request, *adapt
 	if out.ToolChoice, e = convertToolChoice(req, len(out.Tools) > 0); e != nil {
 		return nil, e
 	}
-	if t := req.Temperature; t != nil && (*t < 0 || *t > 1) {
+	out.Temperature, out.TopP = req.Temperature, req.TopP
+	if e = convertThinking(req, out); e != nil {
+		return nil, e
+	}
+	if t := out.Temperature; t != nil && (*t < 0 || *t > 1) {
 		// Rescaling 0..2 onto 0..1 would change what the client asked for
 		// without telling it; clamping too. PROTOCOLS.md 6.1 [rec].
 		return nil, invalid("temperature", "invalid_value",
 			"temperature must be between 0 and 1 for this model (Anthropic's range), got %g", *t)
 	}
-	out.Temperature, out.TopP = req.Temperature, req.TopP
 	if len(req.Stop) > 0 {
 		out.StopSequences = req.Stop
 	}
@@ -130,11 +137,6 @@ func checkUnsupported(req *openai.ChatRequest, u *adapter.Unsupported) *adapter.
 		{"logit_bias", "token biases cannot be set", hasLogitBias(req.LogitBias)},
 		{"presence_penalty", "there is no presence penalty", req.PresencePenalty != nil && *req.PresencePenalty != 0},
 		{"frequency_penalty", "there is no frequency penalty", req.FrequencyPenalty != nil && *req.FrequencyPenalty != 0},
-		// Extended thinking is not mapped: it needs the thinking blocks (with
-		// their signatures) sent back on every tool turn, and an OpenAI
-		// client has nowhere to keep them. "none" asks for what Anthropic
-		// does by default.
-		{"reasoning_effort", "extended thinking is not available through this gateway", req.ReasoningEffort != "" && req.ReasoningEffort != "none"},
 	} {
 		if !p.sent {
 			continue

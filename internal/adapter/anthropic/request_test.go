@@ -332,11 +332,11 @@ func TestConvertRequestParameters(t *testing.T) {
 		{name: "response_format json_schema without schema", body: withUser(`,"response_format":{"type":"json_schema","json_schema":{"name":"x"}}`),
 			errParam: "response_format.json_schema.schema"},
 		{name: "response_format json_object", body: withUser(`,"response_format":{"type":"json_object"}`), errParam: "response_format"},
-		{name: "reasoning_effort", body: withUser(`,"reasoning_effort":"high"`), errParam: "reasoning_effort"},
+		{name: "reasoning_effort unknown", body: withUser(`,"reasoning_effort":"xhigh"`), errParam: "reasoning_effort"},
 		{name: "reasoning_effort none", body: withUser(`,"reasoning_effort":"none"`), want: map[string]string{"thinking": absent}},
 		// drop_params: the same parameters are left out; values of carried
 		// parameters are still checked.
-		{name: "dropped", body: withUser(`,"n":2,"seed":42,"logprobs":true,"top_logprobs":3,"logit_bias":{"1":1},"presence_penalty":0.5,"frequency_penalty":-1,"reasoning_effort":"high","top_p":0.5`),
+		{name: "dropped", body: withUser(`,"n":2,"seed":42,"logprobs":true,"top_logprobs":3,"logit_bias":{"1":1},"presence_penalty":0.5,"frequency_penalty":-1,"top_p":0.5`),
 			opts: RequestOptions{Params: &adapter.Unsupported{Drop: true}},
 			want: map[string]string{"top_p": `0.5`, "n": absent, "seed": absent, "thinking": absent, "max_tokens": `4096`}},
 		{name: "dropped, temperature still checked", body: withUser(`,"seed":1,"temperature":1.5`), opts: RequestOptions{Params: &adapter.Unsupported{Drop: true}},
@@ -408,4 +408,53 @@ func TestConvertRequestDoesNotChangeInput(t *testing.T) {
 			t.Errorf("the request's last text part was changed to %q", got[0].Text)
 		}
 	}
+}
+
+// reasoning_effort turns extended thinking on with the documented budget,
+// keeps max_tokens above it, and drops the sampling parameters Anthropic
+// refuses with thinking.
+func TestConvertRequestThinking(t *testing.T) {
+	runRequestCases(t, []requestCase{
+		{name: "high without max_tokens: the budget comes on top of the default",
+			body: withUser(`,"reasoning_effort":"high","temperature":0.2,"top_p":0.5`),
+			want: map[string]string{"thinking": `{"type":"enabled","budget_tokens":24576}`, "max_tokens": `28672`,
+				"temperature": absent, "top_p": absent}},
+		{name: "minimal", body: withUser(`,"reasoning_effort":"minimal"`),
+			want: map[string]string{"thinking": `{"type":"enabled","budget_tokens":1024}`}},
+		{name: "low", body: withUser(`,"reasoning_effort":"low","max_tokens":16000`),
+			want: map[string]string{"thinking": `{"type":"enabled","budget_tokens":2048}`, "max_tokens": `16000`}},
+		{name: "medium with a small limit: half of it as budget",
+			body: withUser(`,"reasoning_effort":"medium","max_completion_tokens":6000,"temperature":1,"top_p":0.97`),
+			want: map[string]string{"thinking": `{"type":"enabled","budget_tokens":3000}`, "max_tokens": `6000`,
+				"temperature": `1`, "top_p": `0.97`}},
+		{name: "a limit below the minimum budget is raised by it",
+			body: withUser(`,"reasoning_effort":"high","max_tokens":500`),
+			want: map[string]string{"thinking": `{"type":"enabled","budget_tokens":1024}`, "max_tokens": `1524`}},
+		{name: "temperature out of range is dropped with thinking, not refused",
+			body: withUser(`,"reasoning_effort":"low","temperature":1.5`),
+			want: map[string]string{"temperature": absent, "thinking.type": `"enabled"`}},
+		{name: "a forced tool leaves thinking off",
+			body: withUser(`,"reasoning_effort":"low","tool_choice":"required"` + toolsJSON),
+			want: map[string]string{"thinking": absent, "tool_choice.type": `"any"`}},
+		{name: "a tool turn whose thinking was not replayed goes on without thinking",
+			body: `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"q"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}]}`,
+			want: map[string]string{"thinking": absent}},
+		{name: "a signed tool turn keeps thinking on",
+			body: `{"model":"m","reasoning_effort":"low","messages":[{"role":"user","content":"q"},{"role":"assistant","content":null,"reasoning_content":"T","reasoning_signature":"s","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}]}`,
+			want: map[string]string{"thinking.type": `"enabled"`}},
+		{name: "replayed thinking leads the assistant turn",
+			body: msgs(`[{"role":"user","content":"q"},{"role":"assistant","content":"Let me check.","reasoning_content":"I should call f.","reasoning_signature":"sig-1",
+				"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"r"}]`),
+			want: map[string]string{"messages.1.content": `[{"type":"thinking","thinking":"I should call f.","signature":"sig-1"},
+				{"type":"text","text":"Let me check."},{"type":"tool_use","id":"c1","name":"f","input":{}}]`}},
+		{name: "redacted thinking is replayed as redacted_thinking",
+			body: msgs(`[{"role":"user","content":"q"},{"role":"assistant","content":"A","reasoning_content":"T","reasoning_signature":"redacted:ZGF0YQ sig-2"},{"role":"user","content":"more"}]`),
+			want: map[string]string{"messages.1.content": `[{"type":"redacted_thinking","data":"ZGF0YQ"},{"type":"thinking","thinking":"T","signature":"sig-2"},{"type":"text","text":"A"}]`}},
+		{name: "reasoning without a signature is not Anthropic's and is dropped",
+			body: msgs(`[{"role":"user","content":"q"},{"role":"assistant","content":"A","reasoning_content":"T"},{"role":"user","content":"more"}]`),
+			want: map[string]string{"messages.1.content": `[{"type":"text","text":"A"}]`}},
+		{name: "several signed blocks cannot be split back and are dropped",
+			body: msgs(`[{"role":"user","content":"q"},{"role":"assistant","content":"A","reasoning_content":"T","reasoning_signature":"s1 s2"},{"role":"user","content":"more"}]`),
+			want: map[string]string{"messages.1.content": `[{"type":"text","text":"A"}]`}},
+	})
 }

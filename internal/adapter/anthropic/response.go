@@ -16,11 +16,23 @@ import (
 //
 // Text blocks are joined without a separator (as the stream delivers them),
 // whatever block comes first (one-api read only content[0]). tool_use blocks
-// become tool_calls. thinking and redacted_thinking blocks are dropped: Chat
-// Completions has no standard field for them, and their signatures could not
-// be sent back anyway. Server tool blocks are dropped too: Anthropic runs
-// those tools itself and the client has nothing to call.
+// become tool_calls. thinking and redacted_thinking blocks are dropped, as
+// the request did not ask for reasoning (see ConvertResponseWithReasoning).
+// Server tool blocks are dropped too: Anthropic runs those tools itself and
+// the client has nothing to call.
 func ConvertResponse(body []byte, created int64) ([]byte, adapter.Usage, error) {
+	return convertResponse(body, created, false)
+}
+
+// ConvertResponseWithReasoning is ConvertResponse for a request that asked
+// for reasoning: the text of the thinking blocks becomes the message's
+// reasoning_content and their signatures (and the data of
+// redacted_thinking blocks, see redactedPrefix) its reasoning_signature.
+func ConvertResponseWithReasoning(body []byte, created int64) ([]byte, adapter.Usage, error) {
+	return convertResponse(body, created, true)
+}
+
+func convertResponse(body []byte, created int64, reasoning bool) ([]byte, adapter.Usage, error) {
 	var m messageResponse
 	if err := adapter.DecodeJSON(body, &m); err != nil {
 		return nil, adapter.Usage{}, badUpstream("the upstream response is not a valid Messages API response", err)
@@ -31,10 +43,20 @@ func ConvertResponse(body []byte, created int64) ([]byte, adapter.Usage, error) 
 	if m.Type != "message" && m.Content == nil { // null, {}, or some other object
 		return nil, adapter.Usage{}, badUpstream("the upstream response is not a Messages API message", nil)
 	}
-	var text strings.Builder
+	var text, thought strings.Builder
+	var sigs signatures
 	var calls []openai.ToolCall
 	for _, b := range m.Content {
 		switch b.Type {
+		case "thinking":
+			if reasoning {
+				thought.WriteString(b.Thinking)
+				sigs.add(b.Signature)
+			}
+		case "redacted_thinking":
+			if reasoning && b.Data != "" {
+				sigs.add(redactedPrefix + b.Data)
+			}
 		case "text":
 			text.WriteString(b.Text)
 		case "tool_use":
@@ -42,7 +64,8 @@ func ConvertResponse(body []byte, created int64) ([]byte, adapter.Usage, error) 
 				Function: openai.FunctionCall{Name: b.Name, Arguments: compactInput(b.Input)}})
 		}
 	}
-	msg := openai.ResponseMessage{Role: "assistant", ToolCalls: calls}
+	msg := openai.ResponseMessage{Role: "assistant", ToolCalls: calls,
+		ReasoningContent: thought.String(), ReasoningSignature: sigs.b.String()}
 	// content is null only for a pure tool call, as OpenAI sends it.
 	if s := text.String(); s != "" || len(calls) == 0 {
 		msg.Content = &s

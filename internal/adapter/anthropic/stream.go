@@ -18,13 +18,31 @@ import (
 // (PROTOCOLS.md 6.5). includeUsage adds the final usage chunk
 // (stream_options.include_usage); created goes into every chunk.
 func NewTranslator(includeUsage bool, created int64) adapter.Translator {
-	return &translator{w: openai.ChunkWriter{Created: created}, includeUsage: includeUsage, tools: map[int]*toolBlock{}}
+	return NewTranslatorOptions(TranslatorOptions{IncludeUsage: includeUsage, Created: created})
+}
+
+// TranslatorOptions configure NewTranslatorOptions.
+type TranslatorOptions struct {
+	IncludeUsage bool  // add the final usage chunk
+	Created      int64 // the chunks' "created"
+	// Reasoning sends thinking as delta.reasoning_content and the
+	// signatures (and redacted_thinking data) as delta.reasoning_signature,
+	// for a request that asked for reasoning; else thinking is dropped.
+	Reasoning bool
+}
+
+// NewTranslatorOptions returns the stream translator for one streamed
+// request.
+func NewTranslatorOptions(o TranslatorOptions) adapter.Translator {
+	return &translator{w: openai.ChunkWriter{Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, tools: map[int]*toolBlock{}}
 }
 
 // translator turns Messages API stream events into OpenAI chunks.
 type translator struct {
 	w            openai.ChunkWriter // id and model are set by message_start
 	includeUsage bool
+	reasoning    bool       // send thinking (TranslatorOptions.Reasoning)
+	sigs         signatures // the reasoning signatures sent so far
 
 	started  bool // message_start was seen
 	finished bool // the finish chunk was sent
@@ -146,6 +164,10 @@ func fastDelta(data []byte) (e streamEvent, ok bool) {
 		sd.Text = d.Get("text").String()
 	case "input_json_delta":
 		sd.PartialJSON = d.Get("partial_json").String()
+	case "thinking_delta":
+		sd.Thinking = d.Get("thinking").String()
+	case "signature_delta":
+		sd.Signature = d.Get("signature").String()
 	}
 	e.Type, e.Index, e.Delta = "content_block_delta", int(idx.Int()), &sd
 	return e, true
@@ -201,8 +223,27 @@ func (t *translator) blockStart(e *streamEvent) [][]byte {
 		t.tools[e.Index] = tb
 		return [][]byte{t.toolDelta(openai.ToolCall{Index: &tb.index, ID: cb.ID, Type: "function",
 			Function: openai.FunctionCall{Name: cb.Name}})}
+	case "thinking":
+		return t.thinking(cb.Thinking, cb.Signature)
+	case "redacted_thinking":
+		if cb.Data != "" {
+			return t.thinking("", redactedPrefix+cb.Data)
+		}
 	}
-	return nil // thinking, redacted_thinking, server tools
+	return nil // server tools
+}
+
+// thinking returns the chunk adding reasoning text and a signature, or
+// nothing when the request did not ask for reasoning.
+func (t *translator) thinking(text, sig string) [][]byte {
+	if !t.reasoning || (text == "" && sig == "") {
+		return nil
+	}
+	d := openai.Delta{ReasoningSignature: t.sigs.add(sig)}
+	if text != "" {
+		d.ReasoningContent = &text
+	}
+	return [][]byte{t.w.Delta(d)}
 }
 
 func (t *translator) blockDelta(e *streamEvent) [][]byte {
@@ -224,8 +265,12 @@ func (t *translator) blockDelta(e *streamEvent) [][]byte {
 		}
 		tb.gotArgs = true
 		return [][]byte{t.toolDelta(openai.ToolCall{Index: &tb.index, Function: openai.FunctionCall{Arguments: d.PartialJSON}})}
+	case "thinking_delta":
+		return t.thinking(d.Thinking, "")
+	case "signature_delta":
+		return t.thinking("", d.Signature)
 	}
-	return nil // thinking_delta, signature_delta, citations_delta
+	return nil // citations_delta
 }
 
 // blockStop completes a tool call that got no argument fragment: its input is

@@ -27,7 +27,14 @@ type request struct {
 	StopSequences []string      `json:"stop_sequences,omitempty"`
 	Metadata      *metadata     `json:"metadata,omitempty"`
 	OutputConfig  *outputConfig `json:"output_config,omitempty"`
+	Thinking      *thinking     `json:"thinking,omitempty"`
 	Stream        bool          `json:"stream"`
+}
+
+// thinking turns extended thinking on: {type: "enabled", budget_tokens}.
+type thinking struct {
+	Type         string `json:"type"`
+	BudgetTokens int64  `json:"budget_tokens"`
 }
 
 // message is one turn. Content is always written as blocks (never the string
@@ -50,6 +57,12 @@ type block struct {
 	ToolUseID string          `json:"tool_use_id,omitempty"`
 	// Content is a tool_result's content: a string or []block; nil omits it.
 	Content any `json:"content,omitempty"`
+	// Thinking and Signature make a replayed thinking block, Data a
+	// redacted_thinking block. Signature is always written for a thinking
+	// block, whose text may be empty.
+	Thinking  *string `json:"thinking,omitempty"`
+	Signature string  `json:"signature,omitempty"`
+	Data      string  `json:"data,omitempty"`
 }
 
 // imageSource is an image block's source: base64 data or a URL.
@@ -106,13 +119,17 @@ type messageResponse struct {
 }
 
 // responseBlock is a response content block, or the content_block of a
-// content_block_start event. Only text and tool_use are read.
+// content_block_start event. Only text, tool_use, thinking and
+// redacted_thinking are read.
 type responseBlock struct {
-	Type  string          `json:"type"`
-	Text  string          `json:"text"`
-	ID    string          `json:"id"`
-	Name  string          `json:"name"`
-	Input json.RawMessage `json:"input"`
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	Thinking  string          `json:"thinking"`
+	Signature string          `json:"signature"`
+	Data      string          `json:"data"`
 }
 
 // usage is Anthropic usage. The fields are pointers because a message_delta
@@ -154,5 +171,7 @@ type streamDelta struct {
 	Type        string  `json:"type"`
 	Text        string  `json:"text"`
 	PartialJSON string  `json:"partial_json"`
+	Thinking    string  `json:"thinking"`
+	Signature   string  `json:"signature"`
 	StopReason  *string `json:"stop_reason"`
 }

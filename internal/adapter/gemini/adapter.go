@@ -161,13 +161,14 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	created := time.Now().Unix()
 	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
-		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslator(a.model, creq.IncludeUsage(), created))}, nil
+		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslatorOptions(TranslatorOptions{
+			Model: a.model, IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoningAsked(creq)}))}, nil
 	}
 	raw, err := call.ReadBody()
 	if err != nil {
 		return nil, err
 	}
-	out, usage, err := ConvertResponse(raw, a.model, created)
+	out, usage, err := convertResponse(raw, a.model, created, reasoningAsked(creq))
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,14 @@ var thinkingBudgets = map[string]int64{
 	"high":    24576,
 }
 
+// reasoningAsked reports whether a chat request asks for the model's
+// reasoning: reasoning_effort set to anything but "none". Only then are
+// thought summaries asked for and returned as reasoning_content, so that a
+// client that did not ask sees no field it does not know.
+func reasoningAsked(req *openai.ChatRequest) bool {
+	return req.ReasoningEffort != "" && req.ReasoningEffort != "none"
+}
+
 // convertGenerationConfig maps the sampling and output parameters. It
 // returns nil when the request sets none of them. A response schema spends
 // from budget. u refuses or drops logit_bias, which Gemini has no field for.
@@ -55,7 +63,7 @@ func convertGenerationConfig(req *openai.ChatRequest, budget *schemaBudget, u *a
 			return nil, badParam("reasoning_effort", adapter.CodeUnsupportedParameter,
 				"reasoning_effort %q is not supported for Gemini models; use none, minimal, low, medium or high", req.ReasoningEffort)
 		}
-		g.ThinkingConfig = &thinkingConfig{ThinkingBudget: budget}
+		g.ThinkingConfig = &thinkingConfig{ThinkingBudget: budget, IncludeThoughts: reasoningAsked(req)}
 	}
 	if reflect.ValueOf(g).IsZero() {
 		return nil, nil

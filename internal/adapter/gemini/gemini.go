@@ -15,8 +15,10 @@
 //     call's extra_content, {"google":{"thought_signature":"…",
 //     "function_call_id":"…"}}, the convention of Gemini's OpenAI-compatible
 //     endpoint, and are restored on the next request (ids.go).
-//   - Thought summaries (parts with thought:true) are not sent to the client:
-//     chat completions has no field for them, and they are not the answer.
+//   - Thought summaries (parts with thought:true) become reasoning_content
+//     (the gateway's extension of chat completions, README "Reasoning")
+//     when the request set reasoning_effort, which also asks Gemini for them
+//     (includeThoughts); otherwise they are not sent to the client.
 package gemini
 
 import (

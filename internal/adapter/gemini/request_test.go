@@ -324,9 +324,9 @@ func TestConvertRequest(t *testing.T) {
 		body: `{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"text"}}`,
 		want: `{"contents":[{"role":"user","parts":[{"text":"x"}]}]}`,
 	}, {
-		name: "reasoning_effort becomes a thinking budget",
+		name: "reasoning_effort becomes a thinking budget, with the thoughts asked for",
 		body: `{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"medium"}`,
-		want: `{"contents":[{"role":"user","parts":[{"text":"x"}]}],"generationConfig":{"thinkingConfig":{"thinkingBudget":8192}}}`,
+		want: `{"contents":[{"role":"user","parts":[{"text":"x"}]}],"generationConfig":{"thinkingConfig":{"thinkingBudget":8192,"includeThoughts":true}}}`,
 	}, {
 		name: "reasoning_effort none turns thinking off",
 		body: `{"model":"m","messages":[{"role":"user","content":"x"}],"reasoning_effort":"none"}`,

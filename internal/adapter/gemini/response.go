@@ -17,6 +17,17 @@ import (
 // response's modelVersion is preferred when present. created is the
 // completion's Unix time.
 func ConvertResponse(body []byte, model string, created int64) ([]byte, adapter.Usage, error) {
+	return convertResponse(body, model, created, false)
+}
+
+// ConvertResponseWithReasoning is ConvertResponse for a request that asked
+// for reasoning: the text of thought parts becomes the message's
+// reasoning_content.
+func ConvertResponseWithReasoning(body []byte, model string, created int64) ([]byte, adapter.Usage, error) {
+	return convertResponse(body, model, created, true)
+}
+
+func convertResponse(body []byte, model string, created int64, reasoning bool) ([]byte, adapter.Usage, error) {
 	var r generateContentResponse
 	if err := adapter.DecodeJSON(body, &r); err != nil {
 		return nil, adapter.Usage{}, badUpstream(err, "Gemini returned a response that is not valid JSON")
@@ -37,7 +48,7 @@ func ConvertResponse(body []byte, model string, created int64) ([]byte, adapter.
 	switch {
 	case len(r.Candidates) > 0:
 		for i := range r.Candidates {
-			ch, err := convertCandidate(&r.Candidates[i], i, token)
+			ch, err := convertCandidate(&r.Candidates[i], i, token, reasoning)
 			if err != nil {
 				return nil, adapter.Usage{}, err
 			}
@@ -64,7 +75,7 @@ func ConvertResponse(body []byte, model string, created int64) ([]byte, adapter.
 }
 
 // convertCandidate converts the candidate at position pos into a choice.
-func convertCandidate(c *candidate, pos int, token string) (openai.Choice, error) {
+func convertCandidate(c *candidate, pos int, token string, reasoning bool) (openai.Choice, error) {
 	idx := pos
 	if c.Index != nil {
 		idx = *c.Index
@@ -79,6 +90,9 @@ func convertCandidate(c *candidate, pos int, token string) (openai.Choice, error
 		return openai.Choice{}, err
 	}
 	msg := openai.ResponseMessage{Role: "assistant", ToolCalls: d.calls}
+	if reasoning {
+		msg.ReasoningContent = d.thought
+	}
 	if d.hasText || len(d.calls) == 0 {
 		msg.Content = &d.text // "" for a reply that was cut off or filtered before any text
 	}
@@ -95,20 +109,23 @@ type partsDelta struct {
 	text    string
 	hasText bool
 	calls   []openai.ToolCall
+	thought string // the text of thought parts (summaries of the reasoning)
 }
 
 // convertParts joins the text parts and converts the function calls of one
 // candidate. nextCall counts the candidate's calls so far (in a stream it
-// spans events) and numbers minted ids. Thought summaries are dropped, and so
-// are thought signatures on text parts: chat completions has nowhere to keep
+// spans events) and numbers minted ids. Thought summaries are kept apart
+// (the caller sends them as reasoning_content when asked). Thought
+// signatures on text parts are dropped: chat completions has nowhere to keep
 // them, and Gemini requires only those of function calls back.
 func convertParts(parts []part, token string, cand int, nextCall *int) (partsDelta, error) {
 	var d partsDelta
-	var text strings.Builder
+	var text, thought strings.Builder
 	for i := range parts {
 		p := &parts[i]
 		switch {
 		case p.Thought:
+			thought.WriteString(p.Text)
 		case p.FunctionCall != nil:
 			tc, err := toolCall(p, token, cand, *nextCall)
 			if err != nil {
@@ -125,6 +142,7 @@ func convertParts(parts []part, token string, cand int, nextCall *int) (partsDel
 		}
 	}
 	d.text = text.String()
+	d.thought = thought.String()
 	return d, nil
 }
 

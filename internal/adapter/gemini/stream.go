@@ -17,7 +17,22 @@ import (
 // the first event's modelVersion when it has one; includeUsage adds the
 // final usage chunk; created is the chunks' Unix time.
 func NewTranslator(model string, includeUsage bool, created int64) adapter.Translator {
-	return &translator{model: model, includeUsage: includeUsage, created: created, cands: map[int]*candidateState{}}
+	return NewTranslatorOptions(TranslatorOptions{Model: model, IncludeUsage: includeUsage, Created: created})
+}
+
+// TranslatorOptions configure NewTranslatorOptions.
+type TranslatorOptions struct {
+	Model        string // the upstream model name
+	IncludeUsage bool   // add the final usage chunk
+	Created      int64  // the chunks' Unix time
+	// Reasoning sends thought parts as delta.reasoning_content, for a
+	// request that asked for reasoning; else they are dropped.
+	Reasoning bool
+}
+
+// NewTranslatorOptions returns the translator for one stream.
+func NewTranslatorOptions(o TranslatorOptions) adapter.Translator {
+	return &translator{model: o.Model, includeUsage: o.IncludeUsage, created: o.Created, reasoning: o.Reasoning, cands: map[int]*candidateState{}}
 }
 
 // translator turns Gemini stream events into OpenAI chunks. Every chunk has
@@ -26,6 +41,7 @@ type translator struct {
 	model        string
 	includeUsage bool
 	created      int64
+	reasoning    bool // send thought parts (TranslatorOptions.Reasoning)
 
 	started bool
 	id      string // chat completion id
@@ -113,7 +129,10 @@ func (t *translator) response(r *generateContentResponse, raw []byte) ([][]byte,
 		if err != nil {
 			return chunks, err
 		}
-		if d.hasText || len(d.calls) > 0 {
+		if !t.reasoning {
+			d.thought = ""
+		}
+		if d.hasText || len(d.calls) > 0 || d.thought != "" {
 			chunks = append(chunks, t.delta(idx, st, d, base, c.LogprobsResult))
 		}
 		if c.FinishReason != "" {
@@ -140,6 +159,9 @@ func (t *translator) delta(idx int, st *candidateState, d partsDelta, base int, 
 	if !st.roleSent {
 		delta.Role = "assistant"
 		st.roleSent = true
+	}
+	if d.thought != "" {
+		delta.ReasoningContent = &d.thought
 	}
 	if d.hasText {
 		delta.Content = &d.text

@@ -101,6 +101,9 @@ type generationConfig struct {
 // still accepts (thinkingLevel is Gemini 3 only).
 type thinkingConfig struct {
 	ThinkingBudget int64 `json:"thinkingBudget"`
+	// IncludeThoughts asks for thought summaries (parts with thought:
+	// true), sent when the request asked for reasoning.
+	IncludeThoughts bool `json:"includeThoughts,omitempty"`
 }
 
 // generateContentResponse is one response, or one event of a stream.

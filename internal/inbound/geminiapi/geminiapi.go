@@ -26,7 +26,8 @@
 //   - A functionResponse whose response is {"output": "<text>"} (what Gemini
 //     CLI sends) becomes that text; any other response its JSON.
 //   - thinkingConfig becomes reasoning_effort for OpenAI-compatible
-//     deployments only (see reasoningEffort).
+//     deployments (see reasoningEffort) and Anthropic ones (see
+//     anthropicEffort).
 package geminiapi
 
 import (

@@ -60,13 +60,36 @@ func appendGenerationConfig(b []byte, gc gjson.Result, t inbound.Target) []byte 
 		num("logprobs", "top_logprobs")
 	}
 	b = appendResponseFormat(b, gc)
-	if t.Upstream == adapter.ProtocolChat {
-		if effort := reasoningEffort(gc.Get("thinkingConfig")); effort != "" {
-			b = append(b, `,"reasoning_effort":`...)
-			b = openai.AppendString(b, effort)
-		}
+	effort := ""
+	switch t.Upstream {
+	case adapter.ProtocolChat:
+		effort = reasoningEffort(gc.Get("thinkingConfig"))
+	case adapter.ProtocolMessages:
+		effort = anthropicEffort(gc.Get("thinkingConfig"))
+	}
+	if effort != "" {
+		b = append(b, `,"reasoning_effort":`...)
+		b = openai.AppendString(b, effort)
 	}
 	return b
+}
+
+// anthropicEffort maps thinkingConfig to reasoning_effort for an Anthropic
+// deployment, whose models think only when asked: as reasoningEffort, but
+// a budget of 0 leaves thinking off (Anthropic's default), and
+// includeThoughts without a level or budget (what Gemini CLI sends) asks
+// for medium effort, so that the client gets the thoughts it asked for.
+func anthropicEffort(tc gjson.Result) string {
+	if b := tc.Get("thinkingBudget"); b.Type == gjson.Number && b.Int() == 0 {
+		return ""
+	}
+	if e := reasoningEffort(tc); e != "" {
+		return e
+	}
+	if tc.Get("includeThoughts").Bool() {
+		return "medium"
+	}
+	return ""
 }
 
 // appendResponseFormat maps responseMimeType application/json to

@@ -43,9 +43,10 @@ const maxUser = 64
 //     top_p are kept, top_k is dropped (Chat Completions has none),
 //     metadata.user_id becomes user;
 //   - thinking {type: enabled, budget_tokens} becomes reasoning_effort
-//     (below 4096 low, below 16384 medium, else high); adaptive and
-//     disabled thinking send nothing, so that a model that does not reason
-//     is not asked to;
+//     (below 4096 low, below 16384 medium, else high); adaptive thinking
+//     becomes medium for Anthropic and Gemini deployments and sends
+//     nothing to others, so that a model that does not reason is not asked
+//     to; disabled thinking sends nothing;
 //   - cache_control, context_management, output_config, service_tier,
 //     container and fields not listed here are dropped.
 //
@@ -352,7 +353,7 @@ func (c *chatWriter) assistant(b []byte, content gjson.Result) []byte {
 		b = openai.AppendString(b, content.Str)
 		return append(b, '}')
 	}
-	var text, reasoning strings.Builder
+	var text, reasoning, signature strings.Builder
 	var calls []byte
 	ncalls := 0
 	addText := func(s string) {
@@ -369,9 +370,20 @@ func (c *chatWriter) assistant(b []byte, content gjson.Result) []byte {
 		case "text":
 			addText(blk.Get("text").Str)
 		case "thinking":
-			th := blk.Get("thinking").Str
-			if !c.text && replayable(c.sig, th, blk.Get("signature").Str) {
+			th, sig := blk.Get("thinking").Str, blk.Get("signature").Str
+			switch {
+			case c.text:
+			case replayable(c.sig, th, sig):
 				reasoning.WriteString(th)
+			case c.t.Upstream == adapter.ProtocolMessages && sig != "" && !strings.HasPrefix(sig, signaturePrefix):
+				// Anthropic's own block, to an Anthropic deployment
+				// reached through the Chat IR: its signature goes along.
+				reasoning.WriteString(th)
+				addSignature(&signature, sig)
+			}
+		case "redacted_thinking":
+			if data := blk.Get("data").Str; c.t.Upstream == adapter.ProtocolMessages && data != "" {
+				addSignature(&signature, redactedPrefix+data)
 			}
 		case "tool_use":
 			id, name := upstreamID(blk.Get("id").Str), blk.Get("name").Str
@@ -411,6 +423,10 @@ func (c *chatWriter) assistant(b []byte, content gjson.Result) []byte {
 	if reasoning.Len() > 0 {
 		b = append(b, `,"reasoning_content":`...)
 		b = openai.AppendString(b, reasoning.String())
+	}
+	if signature.Len() > 0 {
+		b = append(b, `,"reasoning_signature":`...)
+		b = openai.AppendString(b, signature.String())
 	}
 	if ncalls > 0 {
 		b = append(b, `,"tool_calls":[`...)
@@ -465,7 +481,7 @@ func (c *chatWriter) params(b []byte, r *Request) []byte {
 		b = append(b, `,"user":`...)
 		b = openai.AppendString(b, user)
 	}
-	if effort := reasoningEffort(r.doc.Get("thinking")); effort != "" {
+	if effort := reasoningEffort(r.doc.Get("thinking"), c.t.Upstream); effort != "" {
 		b = append(b, `,"reasoning_effort":"`...)
 		b = append(b, effort...)
 		b = append(b, '"')
@@ -474,8 +490,18 @@ func (c *chatWriter) params(b []byte, r *Request) []byte {
 }
 
 // reasoningEffort maps an explicit thinking budget to reasoning_effort.
-func reasoningEffort(thinking gjson.Result) string {
-	if thinking.Get("type").Str != "enabled" {
+// Adaptive thinking (the model decides) asks Anthropic and Gemini
+// deployments, which reason only when asked, for medium effort; an
+// OpenAI-compatible model is not asked, as it may not reason at all.
+func reasoningEffort(thinking gjson.Result, target adapter.Protocol) string {
+	switch thinking.Get("type").Str {
+	case "enabled":
+	case "adaptive":
+		if target == adapter.ProtocolMessages || target == adapter.ProtocolGemini {
+			return "medium"
+		}
+		return ""
+	default:
 		return ""
 	}
 	switch budget := thinking.Get("budget_tokens").Int(); {

@@ -50,13 +50,31 @@ func (r *Request) Response(t inbound.Target, chat []byte) ([]byte, error) {
 		n++
 	}
 	outBytes := 0
-	if th := reasoningText(msg); th != "" {
+	sig := protocolDeployment{t.Upstream, t.Deployment}
+	if up := upstreamSignature(sig, msg.Get("reasoning_signature").Str); up != "" {
+		// Anthropic's blocks, rebuilt as they were (README "Reasoning").
+		th := reasoningText(msg)
+		outBytes += len(th)
+		for _, tok := range strings.Fields(up) {
+			sep()
+			if data, ok := strings.CutPrefix(tok, redactedPrefix); ok {
+				b = append(b, `{"type":"redacted_thinking","data":`...)
+				b = openai.AppendString(b, data)
+			} else {
+				b = append(b, `{"type":"thinking","thinking":`...)
+				b = openai.AppendString(b, th)
+				b = append(b, `,"signature":`...)
+				b = openai.AppendString(b, tok)
+			}
+			b = append(b, '}')
+		}
+	} else if th := reasoningText(msg); th != "" {
 		sep()
 		outBytes += len(th)
 		b = append(b, `{"type":"thinking","thinking":`...)
 		b = openai.AppendString(b, th)
 		b = append(b, `,"signature":`...)
-		b = openai.AppendString(b, signThinking(protocolDeployment{t.Upstream, t.Deployment}, th))
+		b = openai.AppendString(b, signThinking(sig, th))
 		b = append(b, '}')
 	}
 	text := contentText(msg.Get("content"))

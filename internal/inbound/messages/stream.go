@@ -70,6 +70,7 @@ type stream struct {
 	block   blockKind // the open block
 	index   int       // the open block's index, or the next one's when none is open
 	signer  hash.Hash // the open thinking block's signature
+	upSig   []byte    // the upstream's signature of the open thinking block (Anthropic targets)
 	toolIdx int       // the Chat index of the open or last tool call
 	toolID  string    // its upstream id
 	tools   int       // tool calls seen
@@ -109,6 +110,12 @@ func (s *stream) Chunk(data []byte) ([]adapter.Chunk, error) {
 		delta := choice.Get("delta")
 		if th := reasoningText(delta); th != "" {
 			s.thinking(th)
+		}
+		if sig := delta.Get("reasoning_signature").Str; sig != "" && upstreamSignature(s.sig, sig) != "" {
+			if s.block != thinkingBlock {
+				s.thinking("")
+			}
+			s.upSig = append(s.upSig, sig...)
 		}
 		if c := delta.Get("content"); c.Type == gjson.String && c.Str != "" {
 			s.text(c.Str)
@@ -227,7 +234,14 @@ func (s *stream) closeBlock() {
 		return
 	}
 	if s.block == thinkingBlock {
-		s.delta(`"signature_delta","signature":`, finishSignature(s.signer))
+		sig := finishSignature(s.signer)
+		if len(s.upSig) > 0 {
+			// One block per stream: a redacted_thinking block, which
+			// cannot follow once this block is open, is not kept.
+			sig, _, _ = strings.Cut(strings.TrimSpace(string(s.upSig)), " ")
+			s.upSig = s.upSig[:0]
+		}
+		s.delta(`"signature_delta","signature":`, sig)
 		s.signer = nil
 	}
 	st := len(s.buf)
@@ -258,6 +272,9 @@ func (s *stream) thinking(text string) {
 			return append(b, `{"type":"thinking","thinking":"","signature":""}`...)
 		})
 		s.signer = newSigner(s.sig)
+	}
+	if text == "" {
+		return
 	}
 	s.signer.Write([]byte(text)) //nolint:errcheck // hash writes never fail
 	s.outBytes += len(text)

@@ -26,6 +26,30 @@ import (
 // it came from, and catches a client that edited the text.
 const signaturePrefix = "aigw1."
 
+// redactedPrefix marks, in the Chat IR's reasoning_signature, the data of
+// a redacted_thinking block; signatures of several blocks are separated by
+// spaces (the Anthropic adapter's convention, README "Reasoning").
+const redactedPrefix = "redacted:"
+
+// addSignature adds one block's signature to a reasoning_signature.
+func addSignature(b *strings.Builder, sig string) {
+	if b.Len() > 0 {
+		b.WriteByte(' ')
+	}
+	b.WriteString(sig)
+}
+
+// upstreamSignature is the signature a thinking block gets for the
+// reasoning of target t: the upstream's own (reasoning_signature) when the
+// target is Anthropic, whose signatures a client replays as they are;
+// otherwise "" and the caller signs the block itself.
+func upstreamSignature(t protocolDeployment, sig string) string {
+	if t.upstream != adapter.ProtocolMessages {
+		return ""
+	}
+	return sig
+}
+
 // signatureLen is how many base64 characters of the hash are kept (192
 // bits).
 const signatureLen = 32

@@ -88,9 +88,10 @@ func (q *request) Chat(t inbound.Target) ([]byte, error) {
 }
 
 // appendEffort maps reasoning.effort. OpenAI-compatible upstreams take
-// reasoning_effort as is; Gemini's adapter maps it to a thinking budget
-// but knows only none..high, so Codex's higher levels become high; the
-// other adapters refuse reasoning_effort, so it is dropped for them.
+// reasoning_effort as is; the Anthropic and Gemini adapters map it to a
+// thinking budget but know only none..high, so Codex's higher levels
+// (xhigh) become high; templates and programs cannot reason, so it is
+// dropped for them.
 func appendEffort(dst []byte, t inbound.Target, effort gjson.Result) []byte {
 	if effort.Type != gjson.String || effort.Str == "" {
 		return dst
@@ -98,7 +99,7 @@ func appendEffort(dst []byte, t inbound.Target, effort gjson.Result) []byte {
 	e := effort.Str
 	switch t.Upstream {
 	case adapter.ProtocolChat:
-	case adapter.ProtocolGemini:
+	case adapter.ProtocolGemini, adapter.ProtocolMessages:
 		switch e {
 		case "none", "minimal", "low", "medium", "high":
 		default:
@@ -150,6 +151,7 @@ type converter struct {
 		open      bool
 		text      strings.Builder
 		reasoning string
+		signature string // reasoning_signature (Anthropic's)
 		calls     []byte // tool_calls elements, comma separated
 		ncalls    int
 	}
@@ -188,9 +190,15 @@ func (c *converter) item(it gjson.Result) {
 		if c.pending.text.Len() > 0 || c.pending.ncalls > 0 {
 			c.flush()
 		}
-		if text := replayReasoning(c.t, it.Get("encrypted_content").Str); text != "" {
+		if text, sig := replayReasoning(c.t, it.Get("encrypted_content").Str); text != "" || sig != "" {
 			c.pending.open = true
 			c.pending.reasoning += text
+			if sig != "" {
+				if c.pending.signature != "" {
+					c.pending.signature += " "
+				}
+				c.pending.signature += sig
+			}
 		}
 	default:
 		// item_reference, web_search_call, local_shell_call, ...: nothing
@@ -350,6 +358,10 @@ func (c *converter) flush() {
 			c.b = append(c.b, `,"reasoning_content":`...)
 			c.b = openai.AppendString(c.b, p.reasoning)
 		}
+		if p.signature != "" {
+			c.b = append(c.b, `,"reasoning_signature":`...)
+			c.b = openai.AppendString(c.b, p.signature)
+		}
 		if p.ncalls > 0 {
 			c.b = append(c.b, `,"tool_calls":[`...)
 			c.b = append(c.b, p.calls...)
@@ -360,6 +372,7 @@ func (c *converter) flush() {
 	p.open = false
 	p.text.Reset()
 	p.reasoning = ""
+	p.signature = ""
 	p.calls = p.calls[:0]
 	p.ncalls = 0
 }

@@ -99,7 +99,7 @@ func TestChatItems(t *testing.T) {
 // TestChatReasoningReplay: reasoning minted for a deployment goes back to
 // it as reasoning_content, and to no other.
 func TestChatReasoningReplay(t *testing.T) {
-	blob := mintReasoning(openaiTarget, "I think.")
+	blob := mintReasoning(openaiTarget, "I think.", "")
 	body := `{"model":"m","store":false,"input":[{"role":"user","content":"Hi"},
 		{"type":"reasoning","id":"rs_x","summary":[{"type":"summary_text","text":"I think."}],"encrypted_content":"` + blob + `"},
 		{"type":"function_call","call_id":"c1","name":"f","arguments":"{}"},

@@ -30,8 +30,8 @@ func (q *request) Response(t inbound.Target, chat []byte) ([]byte, error) {
 		n++
 		return id
 	}
-	if r := reasoningOf(msg); r != "" {
-		out = appendReasoningItem(out, next("rs_"), r, mintReasoning(t, r), true)
+	if r, sig := reasoningOf(msg), msg.Get("reasoning_signature").Str; r != "" || sig != "" {
+		out = appendReasoningItem(out, next("rs_"), r, mintReasoning(t, r, sig), true)
 	}
 	calls := msg.Get("tool_calls")
 	text, refusal := msg.Get("content").Str, msg.Get("refusal").Str

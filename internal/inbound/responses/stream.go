@@ -69,6 +69,7 @@ type stream struct {
 	index int    // the open item's output_index
 	id    []byte // the open item's id
 	text  []byte // the open reasoning or message text
+	sig   []byte // the open reasoning's upstream signature
 
 	calls   map[int64]*streamCall // by the Chat tool call index
 	curCall *streamCall
@@ -136,7 +137,7 @@ func (s *stream) choice(ch gjson.Result) {
 		}
 		return true
 	})
-	var reasoning, content, refusal string
+	var reasoning, signature, content, refusal string
 	var calls gjson.Result
 	delta.ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
@@ -148,6 +149,8 @@ func (s *stream) choice(ch gjson.Result) {
 			if reasoning == "" {
 				reasoning = v.Str
 			}
+		case "reasoning_signature":
+			signature = v.Str
 		case "refusal":
 			refusal = v.Str
 		case "tool_calls":
@@ -157,6 +160,12 @@ func (s *stream) choice(ch gjson.Result) {
 	})
 	if reasoning != "" {
 		s.reasoningDelta(reasoning)
+	}
+	if signature != "" {
+		if s.cur != itemReasoning {
+			s.openReasoning()
+		}
+		s.sig = append(s.sig, signature...)
 	}
 	if content != "" {
 		s.textDelta(content)
@@ -410,7 +419,9 @@ func (s *stream) closeItem() {
 		s.buf = appendJSONString(s.buf, text)
 		s.buf = append(s.buf, '}')
 		s.end(evSummaryPartDone)
-		s.finishItem(func(b []byte) []byte { return appendReasoningItem(b, s.id, text, mintReasoning(s.t, text), true) })
+		sig := string(s.sig)
+		s.sig = s.sig[:0]
+		s.finishItem(func(b []byte) []byte { return appendReasoningItem(b, s.id, text, mintReasoning(s.t, text, sig), true) })
 	case itemMessage:
 		text := string(s.text)
 		s.begin(evTextDone)

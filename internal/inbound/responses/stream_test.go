@@ -83,7 +83,7 @@ func TestStreamReasoning(t *testing.T) {
 	if rs.Get("type").Str != "reasoning" || rs.Get("summary.0.text").Str != "The user wants the weather; I should call get_weather." {
 		t.Fatalf("reasoning item %s", rs.Raw)
 	}
-	if got := replayReasoning(openaiTarget, rs.Get("encrypted_content").Str); got != rs.Get("summary.0.text").Str {
+	if got, _ := replayReasoning(openaiTarget, rs.Get("encrypted_content").Str); got != rs.Get("summary.0.text").Str {
 		t.Errorf("the minted reasoning replays as %q", got)
 	}
 	u := last.Get("response.usage")
