@@ -8,6 +8,7 @@ import (
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
 	"aigateway/internal/openai"
+	"aigateway/internal/registry"
 )
 
 // Dialects are the inbound APIs the server offers besides OpenAI's; a nil
@@ -106,17 +107,31 @@ func (s *Server) gemini(w *logWriter, r *http.Request, rec *record, method strin
 
 // listModels answers a model list in the dialect's format.
 func (s *Server) listModels(w http.ResponseWriter, l inbound.Lister) {
-	writeJSON(w, http.StatusOK, l.ListModels(s.router.Registry().Listed(), s.started))
+	reg := s.router.Registry()
+	ids := reg.Listed()
+	models := make([]inbound.Model, 0, len(ids))
+	for _, id := range ids {
+		if m, err := s.router.Resolve(id); err == nil {
+			models = append(models, modelInfo(m))
+		}
+	}
+	writeJSON(w, http.StatusOK, l.ListModels(models, s.started))
 }
 
 // modelObject answers one model in the dialect's format.
 func (s *Server) modelObject(w http.ResponseWriter, r *http.Request, rec *record, l inbound.Lister, id string) {
 	rec.model = id
-	if _, err := s.router.Resolve(id); err != nil {
+	m, err := s.router.Resolve(id)
+	if err != nil {
 		s.fail(w, r, rec, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, l.ModelObject(id, s.started))
+	writeJSON(w, http.StatusOK, l.ModelObject(modelInfo(m), s.started))
+}
+
+// modelInfo describes m for an inbound model list.
+func modelInfo(m *registry.Model) inbound.Model {
+	return inbound.Model{ID: m.ID, ContextWindow: m.ContextWindow, MaxOutputTokens: m.MaxOutputTokens}
 }
 
 // storedResponse serves GET /v1/responses/{id}.

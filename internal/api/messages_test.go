@@ -423,3 +423,24 @@ func TestMessagesToolIDsForStrictUpstream(t *testing.T) {
 		t.Fatalf("status %d %s; upstream ids %q and %q in %s", status, resp, call, result, up.Body)
 	}
 }
+
+// An entry's context_window and max_output_tokens reach the Anthropic and
+// Gemini model lists (Claude Code sizes its context by max_input_tokens).
+func TestModelListsCarryLimits(t *testing.T) {
+	g := startGateway(t, gatewayOptions{extraModels: `{"id": "big", "adapter": "openai_compat", "base_url": "MOCK/v1", "api_key": "` + upstreamKey + `", "context_window": 128000, "max_output_tokens": 16384}`})
+	_, _, body := g.do(t, http.MethodGet, "/v1/models", "", "anthropic-version", "2023-06-01")
+	if m := gjson.Get(body, `data.#(id=="big")`); m.Get("max_input_tokens").Int() != 128000 || m.Get("max_tokens").Int() != 16384 {
+		t.Errorf("Anthropic list: %s", body)
+	}
+	if m := gjson.Get(body, `data.#(id=="chat")`); m.Get("max_input_tokens").Exists() {
+		t.Errorf("a model without context_window has a limit: %s", body)
+	}
+	_, _, body = g.do(t, http.MethodGet, "/v1/models/big", "", "anthropic-version", "2023-06-01")
+	if gjson.Get(body, "max_input_tokens").Int() != 128000 {
+		t.Errorf("Anthropic model: %s", body)
+	}
+	_, _, body = g.do(t, http.MethodGet, "/v1beta/models/big", "")
+	if gjson.Get(body, "inputTokenLimit").Int() != 128000 || gjson.Get(body, "outputTokenLimit").Int() != 16384 {
+		t.Errorf("Gemini model: %s", body)
+	}
+}

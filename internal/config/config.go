@@ -91,6 +91,10 @@ type Model struct {
 	// an inbound API (Claude Code asks for 32000 and more): a larger
 	// max_tokens is lowered to it. 0: no cap.
 	MaxOutputTokens int
+	// ContextWindow is the model's context window in tokens, for the
+	// model lists of the inbound APIs (Anthropic's max_input_tokens,
+	// Gemini's inputTokenLimit); 0: not given.
+	ContextWindow int
 	// Responses says how an openai_compat entry serves /v1/responses:
 	// ResponsesNative passes the request through to the upstream's own
 	// /responses; ResponsesConvert (the default, "") converts it to chat

@@ -38,6 +38,7 @@ type wireModel struct {
 	KeepAlive   *float64 `json:"keepalive_interval"` // seconds, fractions allowed; 0: off
 	DropParams  *bool    `json:"drop_params"`        // converting adapters only
 	MaxOutput   *int     `json:"max_output_tokens"`  // clamp for inbound max_tokens
+	ContextWin  *int     `json:"context_window"`     // tokens, for the inbound model lists
 	Responses   *string  `json:"responses"`          // openai_compat: "native" or "convert"
 	ToolCallIDs *string  `json:"tool_call_ids"`      // openai_compat: "as_sent" or "alnum9"
 
@@ -243,6 +244,12 @@ func parseModel(raw json.RawMessage) (Model, error) {
 			return m, fmt.Errorf("max_output_tokens: must be between 1 and %d, got %d", math.MaxInt32, *n)
 		}
 		m.MaxOutputTokens = *n
+	}
+	if n := w.ContextWin; n != nil {
+		if *n < 1 || *n > math.MaxInt32 {
+			return m, fmt.Errorf("context_window: must be between 1 and %d, got %d", math.MaxInt32, *n)
+		}
+		m.ContextWindow = *n
 	}
 	if v := w.Responses; v != nil {
 		if m.Adapter != AdapterOpenAICompat {

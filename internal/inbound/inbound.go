@@ -132,11 +132,19 @@ type Estimator interface {
 // /v1/models for clients that send anthropic-version, Gemini's
 // /v1beta/models).
 type Lister interface {
-	// ListModels returns the list body for the model ids, which the
-	// gateway has served since created.
-	ListModels(ids []string, created time.Time) []byte
+	// ListModels returns the list body for the models, which the gateway
+	// has served since created.
+	ListModels(models []Model, created time.Time) []byte
 	// ModelObject returns the body for one model, for GET .../models/{id}.
-	ModelObject(id string, created time.Time) []byte
+	ModelObject(m Model, created time.Time) []byte
+}
+
+// Model is a model as the inbound model lists describe it.
+type Model struct {
+	ID string
+	// ContextWindow and MaxOutputTokens are the entry's context_window
+	// and max_output_tokens; 0: not configured, left out of the list.
+	ContextWindow, MaxOutputTokens int64
 }
 
 // Getter is a Dialect that keeps answers for a later GET (Responses'

@@ -228,6 +228,10 @@ type Model struct {
 	Missing string
 	// ObjectJSON is the model's GET /v1/models/{id} body.
 	ObjectJSON []byte
+	// ContextWindow and MaxOutputTokens are the first context_window and
+	// max_output_tokens its entries set, for the inbound model lists;
+	// 0: none.
+	ContextWindow, MaxOutputTokens int64
 }
 
 // Registry is the immutable set of configured models.
@@ -294,6 +298,12 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 			order = append(order, m)
 		}
 		m.Deployments = append(m.Deployments, dep)
+		if m.ContextWindow == 0 {
+			m.ContextWindow = int64(cm.ContextWindow)
+		}
+		if m.MaxOutputTokens == 0 {
+			m.MaxOutputTokens = int64(cm.MaxOutputTokens)
+		}
 		key := cm.PoolKey()
 		keys = append(keys, key)
 		dep.Breaker = d.Breakers.Get(key, breaker.Settings{FailureThreshold: cm.Breaker.Failures, CoolDown: cm.Breaker.CoolDown,

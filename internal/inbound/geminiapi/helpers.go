@@ -112,20 +112,23 @@ func AppendModel(dst []byte, m ModelInfo) []byte {
 }
 
 // ListModels implements inbound.Lister: GET /v1beta/models lists every
-// model the gateway serves. The gateway's entries carry no display names
-// or context limits, so the ids stand in for the names and the limits are
-// left out.
-func (Dialect) ListModels(ids []string, _ time.Time) []byte {
-	models := make([]ModelInfo, len(ids))
-	for i, id := range ids {
-		models[i] = ModelInfo{ID: id}
+// model the gateway serves. The ids stand in for display names; the limits
+// are the entries' context_window and max_output_tokens, when set.
+func (Dialect) ListModels(models []inbound.Model, _ time.Time) []byte {
+	infos := make([]ModelInfo, len(models))
+	for i, m := range models {
+		infos[i] = modelInfo(m)
 	}
-	return AppendModels(nil, models)
+	return AppendModels(nil, infos)
 }
 
 // ModelObject implements inbound.Lister: GET /v1beta/models/{model}.
-func (Dialect) ModelObject(id string, _ time.Time) []byte {
-	return AppendModel(nil, ModelInfo{ID: id})
+func (Dialect) ModelObject(m inbound.Model, _ time.Time) []byte {
+	return AppendModel(nil, modelInfo(m))
+}
+
+func modelInfo(m inbound.Model) ModelInfo {
+	return ModelInfo{ID: m.ID, InputTokenLimit: m.ContextWindow, OutputTokenLimit: m.MaxOutputTokens}
 }
 
 // AppendModels appends the /v1beta/models answer, {"models":[...]}, all in

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"time"
 
+	"aigateway/internal/inbound"
 	"aigateway/internal/openai"
 )
 
@@ -20,35 +21,47 @@ func CountTokensBody(n int64) []byte {
 // its model against it): {"data":[{"type":"model","id","display_name",
 // "created_at"}],"has_more":false,"first_id","last_id"}. The display name
 // is the id: the gateway's ids are what users configure.
-func (Dialect) ListModels(ids []string, created time.Time) []byte {
+func (Dialect) ListModels(models []inbound.Model, created time.Time) []byte {
 	b := append([]byte(nil), `{"data":[`...)
-	for i, id := range ids {
+	for i := range models {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendModel(b, id, created)
+		b = appendModel(b, &models[i], created)
 	}
 	b = append(b, `],"has_more":false,"first_id":`...)
-	if len(ids) == 0 {
+	if len(models) == 0 {
 		return append(b, `null,"last_id":null}`...)
 	}
-	b = openai.AppendString(b, ids[0])
+	b = openai.AppendString(b, models[0].ID)
 	b = append(b, `,"last_id":`...)
-	b = openai.AppendString(b, ids[len(ids)-1])
+	b = openai.AppendString(b, models[len(models)-1].ID)
 	return append(b, '}')
 }
 
 // ModelObject implements inbound.Lister: GET /v1/models/{id}.
-func (Dialect) ModelObject(id string, created time.Time) []byte {
-	return appendModel(nil, id, created)
+func (Dialect) ModelObject(m inbound.Model, created time.Time) []byte {
+	return appendModel(nil, &m, created)
 }
 
-func appendModel(b []byte, id string, created time.Time) []byte {
+// appendModel writes one model. max_input_tokens (the entry's
+// context_window) is what Claude Code sizes its context by; without it,
+// it assumes a window of its own and says so.
+func appendModel(b []byte, m *inbound.Model, created time.Time) []byte {
 	b = append(b, `{"type":"model","id":`...)
-	b = openai.AppendString(b, id)
+	b = openai.AppendString(b, m.ID)
 	b = append(b, `,"display_name":`...)
-	b = openai.AppendString(b, id)
+	b = openai.AppendString(b, m.ID)
 	b = append(b, `,"created_at":"`...)
 	b = created.UTC().AppendFormat(b, time.RFC3339)
-	return append(b, `"}`...)
+	b = append(b, '"')
+	if m.ContextWindow > 0 {
+		b = append(b, `,"max_input_tokens":`...)
+		b = strconv.AppendInt(b, m.ContextWindow, 10)
+	}
+	if m.MaxOutputTokens > 0 {
+		b = append(b, `,"max_tokens":`...)
+		b = strconv.AppendInt(b, m.MaxOutputTokens, 10)
+	}
+	return append(b, '}')
 }

@@ -125,14 +125,14 @@ func TestHelpers(t *testing.T) {
 	d := Dialect{}
 	created := time.Unix(1700000000, 0)
 	want := `{"data":[{"type":"model","id":"a","display_name":"a","created_at":"2023-11-14T22:13:20Z"},` +
-		`{"type":"model","id":"b","display_name":"b","created_at":"2023-11-14T22:13:20Z"}],"has_more":false,"first_id":"a","last_id":"b"}`
-	if got := string(d.ListModels([]string{"a", "b"}, created)); got != want {
+		`{"type":"model","id":"b","display_name":"b","created_at":"2023-11-14T22:13:20Z","max_input_tokens":200000,"max_tokens":8192}],"has_more":false,"first_id":"a","last_id":"b"}`
+	if got := string(d.ListModels([]inbound.Model{{ID: "a"}, {ID: "b", ContextWindow: 200000, MaxOutputTokens: 8192}}, created)); got != want {
 		t.Errorf("ListModels: %s", got)
 	}
 	if got := string(d.ListModels(nil, created)); got != `{"data":[],"has_more":false,"first_id":null,"last_id":null}` {
 		t.Errorf("ListModels(nil) = %s", got)
 	}
-	if got := string(d.ModelObject("a", created)); got != `{"type":"model","id":"a","display_name":"a","created_at":"2023-11-14T22:13:20Z"}` {
+	if got := string(d.ModelObject(inbound.Model{ID: "a"}, created)); got != `{"type":"model","id":"a","display_name":"a","created_at":"2023-11-14T22:13:20Z"}` {
 		t.Errorf("ModelObject = %s", got)
 	}
 	if got := string(d.CountAnswer(7)); got != `{"input_tokens":7}` {
