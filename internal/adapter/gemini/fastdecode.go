@@ -21,10 +21,10 @@ func decodeResponse(data []byte, r *generateContentResponse) error {
 	if err := jsonlimit.Validate(data); err != nil {
 		return err
 	}
-	if fast, ok := fastResponse(data); ok {
-		*r = fast
+	if fastResponse(data, r) {
 		return nil
 	}
+	*r = generateContentResponse{} // what the fast path left half done
 	return json.Unmarshal(data, r)
 }
 
@@ -40,18 +40,18 @@ var (
 	usageKeys     = []string{"promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount", "totalTokenCount"}
 )
 
-// fastResponse decodes data, valid JSON, when every field it holds is one
+// fastResponse decodes data, valid JSON, into *r when every field it holds is one
 // this reader handles, each at most once and of the expected type; ok is
 // false otherwise (an error, a function call, media, logprobs, a null, a
 // duplicate or case-folded key, a number that is not a plain integer, a key
 // with escapes), and then encoding/json decides. Where it returns ok, the
 // result is exactly what encoding/json would decode (FuzzFastResponse).
-func fastResponse(data []byte) (r generateContentResponse, ok bool) {
+func fastResponse(data []byte, r *generateContentResponse) bool {
 	root := gjson.ParseBytes(data)
 	if !root.IsObject() {
-		return r, false
+		return false
 	}
-	ok = true
+	ok := true
 	var seen uint
 	root.ForEach(func(k, v gjson.Result) bool {
 		switch k.Raw {
@@ -78,7 +78,7 @@ func fastResponse(data []byte) (r generateContentResponse, ok bool) {
 		}
 		return ok
 	})
-	return r, ok
+	return ok
 }
 
 func fastCandidates(v gjson.Result, dst *[]candidate) bool {

@@ -60,7 +60,8 @@ func TestFastResponse(t *testing.T) {
 		`{"candidates":[{"content":{"role":"model","parts":[{"text":"w0 "}]},"index":0}],"usageMetadata":{"promptTokenCount":1},"modelVersion":"m","responseId":"r"}`,
 		`{"candidates":[{"content":{"parts":[{"text":"a\nb \u00e9","thought":true}]},"finishReason":"STOP"}]}`,
 	} {
-		if _, ok := fastResponse([]byte(s)); !ok {
+		var r generateContentResponse
+		if !fastResponse([]byte(s), &r) {
 			t.Errorf("fastResponse(%s) fell back to encoding/json", s)
 		}
 	}
@@ -85,8 +86,8 @@ func compareFast(t *testing.T, data []byte) bool {
 		w, _ := json.Marshal(slow)
 		t.Fatalf("%q:\nfast %s\nslow %s", data, g, w)
 	}
-	_, ok := fastResponse(data)
-	return ok
+	var fast generateContentResponse
+	return fastResponse(data, &fast)
 }
 
 func FuzzFastResponse(f *testing.F) {

@@ -76,11 +76,12 @@ func (t *translator) event(ev sse.Event) ([][]byte, error) {
 			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 	} else {
+		// The usual event: one response, converted without a slice.
 		var r generateContentResponse
 		if err := decodeResponse(data, &r); err != nil {
 			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
-		resps = []generateContentResponse{r}
+		return t.response(&r, data)
 	}
 	var chunks [][]byte
 	for i := range resps {
