@@ -175,10 +175,26 @@ func (s *translatedStream) streamError(err error) error {
 	return s.call.StreamError(err)
 }
 
+// bufferedSource is an eventSource that can tell whether its next event is
+// already buffered (sse.Reader can).
+type bufferedSource interface{ Buffered() bool }
+
 // Buffered counts only chunks already converted (and a due keep-alive): a
 // buffered upstream event may yield no chunk (a coalesced ping), and Next
-// would then block with the previous chunk unflushed.
-func (s *translatedStream) Buffered() bool { return len(s.pending) > 0 || s.alive }
+// would then block with the previous chunk unflushed. So it converts the
+// upstream events already buffered, until one yields a chunk: events that
+// arrived together then reach the client in one write, as they do through a
+// passthrough, instead of one write (and syscall) each. Only a complete
+// buffered event is read, so Buffered never waits on the upstream. The
+// chunks returned before stay valid: translators build each chunk anew.
+func (s *translatedStream) Buffered() bool {
+	if b, ok := s.r.(bufferedSource); ok {
+		for len(s.pending) == 0 && !s.alive && !s.done && s.err == nil && b.Buffered() {
+			s.read()
+		}
+	}
+	return len(s.pending) > 0 || s.alive
+}
 
 func (s *translatedStream) Usage() Usage { return s.t.Usage() }
 

@@ -129,3 +129,40 @@ func TestTranslatedStreamBufferedKeepAlive(t *testing.T) {
 		t.Error("Buffered() = true after the keep-alive was returned")
 	}
 }
+
+// Events that arrived together are converted ahead by Buffered, so that
+// their chunks share one write; an event that yields nothing does not make
+// Buffered true, and Buffered never waits for the upstream.
+func TestTranslatedStreamBufferedReadsAhead(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	go func() {
+		io.WriteString(pw, "data: text:a\n\ndata: text:b\n\ndata: partial\n\n")
+		io.WriteString(pw, "data: text:c\n\n")
+		pw.Close()
+	}()
+	s := &translatedStream{r: sse.NewReader(pr, 1<<20), t: fakeTranslator{}}
+	next := func(want string) {
+		t.Helper()
+		c, err := s.Next()
+		if err != nil || string(c.Data) != want {
+			t.Fatalf("Next = %q, %v; want %q", c.Data, err, want)
+		}
+	}
+	next("text:a")
+	if !s.Buffered() {
+		t.Error("Buffered() = false with text:b buffered")
+	}
+	next("text:b")
+	done := make(chan bool)
+	go func() { done <- s.Buffered() }()
+	select {
+	case b := <-done:
+		if b {
+			t.Error("Buffered() = true with only an event that yields nothing buffered")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Buffered() waited for the upstream")
+	}
+	next("text:c")
+}

@@ -32,19 +32,18 @@ type TranslatorOptions struct {
 
 // NewTranslatorOptions returns the translator for one stream.
 func NewTranslatorOptions(o TranslatorOptions) adapter.Translator {
-	return &translator{model: o.Model, includeUsage: o.IncludeUsage, created: o.Created, reasoning: o.Reasoning, cands: map[int]*candidateState{}}
+	return &translator{w: openai.ChunkWriter{Model: o.Model, Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, cands: map[int]*candidateState{}}
 }
 
 // translator turns Gemini stream events into OpenAI chunks. Every chunk has
 // the id and model fixed by the first event, and the same created.
 type translator struct {
-	model        string
+	// w writes the chunks; its id and model are set by the first event.
+	w            openai.ChunkWriter
 	includeUsage bool
-	created      int64
 	reasoning    bool // send thought parts (TranslatorOptions.Reasoning)
 
 	started bool
-	id      string // chat completion id
 	token   string // base of minted tool call ids
 	cands   map[int]*candidateState
 	usage   usageTotals
@@ -77,11 +76,12 @@ func (t *translator) event(ev sse.Event) ([][]byte, error) {
 			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
 	} else {
+		// The usual event: one response, converted without a slice.
 		var r generateContentResponse
-		if err := adapter.DecodeJSON(data, &r); err != nil {
+		if err := decodeResponse(data, &r); err != nil {
 			return nil, badUpstream(err, "Gemini sent a stream event that is not valid JSON")
 		}
-		resps = []generateContentResponse{r}
+		return t.response(&r, data)
 	}
 	var chunks [][]byte
 	for i := range resps {
@@ -101,10 +101,10 @@ func (t *translator) response(r *generateContentResponse, raw []byte) ([][]byte,
 	}
 	if !t.started {
 		t.started = true
-		t.id = responseID(r.ResponseID, raw)
+		t.w.ID = responseID(r.ResponseID, raw)
 		t.token = idToken(r.ResponseID, raw)
 		if r.ModelVersion != "" {
-			t.model = r.ModelVersion
+			t.w.Model = r.ModelVersion
 		}
 	}
 	t.usage.update(r.UsageMetadata)
@@ -166,6 +166,9 @@ func (t *translator) delta(idx int, st *candidateState, d partsDelta, base int, 
 	if d.hasText {
 		delta.Content = &d.text
 	}
+	if idx == 0 && lp == nil && len(d.calls) == 0 {
+		return t.w.Delta(delta) // the usual chunk, without encoding/json
+	}
 	for k := range d.calls {
 		n := base + k
 		d.calls[k].Index = &n
@@ -187,11 +190,14 @@ func (t *translator) finish(idx int, st *candidateState, reason string) [][]byte
 		empty := ""
 		chunks = append(chunks, t.chunk([]openai.ChunkChoice{{Index: idx, Delta: openai.Delta{Role: "assistant", Content: &empty}}}, nil))
 	}
+	if idx == 0 {
+		return append(chunks, t.w.Finish(reason))
+	}
 	return append(chunks, t.chunk([]openai.ChunkChoice{{Index: idx, FinishReason: &reason}}, nil))
 }
 
 func (t *translator) chunk(choices []openai.ChunkChoice, u *openai.Usage) []byte {
-	b, err := json.Marshal(openai.Chunk{ID: t.id, Object: "chat.completion.chunk", Created: t.created, Model: t.model, Choices: choices, Usage: u})
+	b, err := json.Marshal(openai.Chunk{ID: t.w.ID, Object: "chat.completion.chunk", Created: t.w.Created, Model: t.w.Model, Choices: choices, Usage: u})
 	if err != nil { // the types always encode
 		panic(fmt.Sprintf("gemini: encoding a chunk: %v", err))
 	}
