@@ -175,10 +175,32 @@ func (s *translatedStream) streamError(err error) error {
 	return s.call.StreamError(err)
 }
 
-// Buffered counts only chunks already converted (and a due keep-alive): a
-// buffered upstream event may yield no chunk (a coalesced ping), and Next
-// would then block with the previous chunk unflushed.
-func (s *translatedStream) Buffered() bool { return len(s.pending) > 0 || s.alive }
+// bufferedSource is an eventSource that can tell, without reading, that a
+// whole event is at hand (sse.Reader).
+type bufferedSource interface {
+	Buffered() bool
+}
+
+// Buffered reports whether Next can return without waiting on the upstream.
+// Upstream events that arrived together must share one write to the client
+// (a flush is a syscall per event otherwise), but a buffered upstream event
+// may yield no chunk (a coalesced ping): so Buffered converts the buffered
+// events until one yields something to return (a chunk, a keep-alive, the
+// end or an error) or none is left. The caller must be done with the last
+// chunk Next returned, as the relay is once it wrote it.
+func (s *translatedStream) Buffered() bool {
+	for len(s.pending) == 0 && !s.alive {
+		if s.done || s.err != nil {
+			return true // Next returns the end at once
+		}
+		b, ok := s.r.(bufferedSource)
+		if !ok || !b.Buffered() {
+			return false
+		}
+		s.read()
+	}
+	return true
+}
 
 func (s *translatedStream) Usage() Usage { return s.t.Usage() }
 

@@ -129,3 +129,58 @@ func TestTranslatedStreamBufferedKeepAlive(t *testing.T) {
 		t.Error("Buffered() = true after the keep-alive was returned")
 	}
 }
+
+// Buffered converts the events already at hand, a ping that yields nothing
+// included, so that events that arrived together share one flush; it is
+// false only when Next would wait on the upstream. Calling it after every
+// Next changes nothing in what Next returns.
+func TestTranslatedStreamBufferedEvents(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: text:a\n\ndata: partial\n\ndata: text:b\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "data: text:c\n\ndata: stop\n\n")
+	}))
+	defer srv.Close()
+	defer close(release)
+	u := &Upstream{ID: "m", Timeout: 5 * time.Second}
+	call, err := u.Send(context.Background(), http.MethodPost, srv.URL, http.Header{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := NewTranslatedStream(call, fakeTranslator{})
+	defer st.Close()
+	next := func(want string) {
+		t.Helper()
+		c, err := st.Next()
+		if err != nil || string(c.Data) != want {
+			t.Fatalf("Next = %q, %v; want %q", c.Data, err, want)
+		}
+	}
+	next("text:a")
+	// The first read may have stopped short of the rest of the first write.
+	deadline := time.Now().Add(5 * time.Second)
+	for !st.Buffered() {
+		if time.Now().After(deadline) {
+			t.Fatal("Buffered() stays false with text:b written")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	next("text:b")
+	if st.Buffered() {
+		t.Fatal("Buffered() = true while the upstream waits")
+	}
+	release <- struct{}{}
+	next("text:c")
+	for !st.Buffered() {
+		if time.Now().After(deadline) {
+			t.Fatal("Buffered() stays false with the end written")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := st.Next(); err != io.EOF {
+		t.Fatalf("Next = %v, want EOF", err)
+	}
+}
