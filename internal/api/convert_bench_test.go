@@ -50,9 +50,11 @@ func benchmarkConverted(b *testing.B, client, model string) {
 	})
 }
 
-func BenchmarkStreamChatFromAnthropic(b *testing.B)      { benchmarkConverted(b, "chat", "claude") }
-func BenchmarkStreamMessagesFromAnthropic(b *testing.B)  { benchmarkConverted(b, "messages", "claude") }
-func BenchmarkStreamResponsesFromAnthropic(b *testing.B) { benchmarkConverted(b, "responses", "claude") }
-func BenchmarkStreamGeminiFromAnthropic(b *testing.B)    { benchmarkConverted(b, "gemini", "claude") }
-func BenchmarkStreamChatFromOpenAI(b *testing.B)         { benchmarkConverted(b, "chat", "chat") }
-func BenchmarkStreamResponsesFromOpenAI(b *testing.B)    { benchmarkConverted(b, "responses", "chat") }
+func BenchmarkStreamChatFromAnthropic(b *testing.B)     { benchmarkConverted(b, "chat", "claude") }
+func BenchmarkStreamMessagesFromAnthropic(b *testing.B) { benchmarkConverted(b, "messages", "claude") }
+func BenchmarkStreamResponsesFromAnthropic(b *testing.B) {
+	benchmarkConverted(b, "responses", "claude")
+}
+func BenchmarkStreamGeminiFromAnthropic(b *testing.B) { benchmarkConverted(b, "gemini", "claude") }
+func BenchmarkStreamChatFromOpenAI(b *testing.B)      { benchmarkConverted(b, "chat", "chat") }
+func BenchmarkStreamResponsesFromOpenAI(b *testing.B) { benchmarkConverted(b, "responses", "chat") }
