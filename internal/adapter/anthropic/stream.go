@@ -1,15 +1,11 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
-	"github.com/tidwall/gjson"
-
 	"aigateway/internal/adapter"
-	"aigateway/internal/jsonlimit"
 	"aigateway/internal/openai"
 	"aigateway/internal/sse"
 )
@@ -89,15 +85,16 @@ func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 	if t.malformed != nil {
 		return nil, false, badUpstream("the upstream sent a malformed stream event", t.malformed)
 	}
-	if t.started && string(ev.Name) != "error" {
-		if e, ok := fastDelta(ev.Data); ok {
-			return t.blockDelta(&e), false, nil
-		}
-	}
 	var e streamEvent
-	if err := adapter.DecodeJSON(ev.Data, &e); err != nil {
-		t.malformed = err
-		return nil, false, nil
+	fast := false
+	if t.started && string(ev.Name) != "error" {
+		e, fast = fastEvent(ev.Data)
+	}
+	if !fast {
+		if err := adapter.DecodeJSON(ev.Data, &e); err != nil {
+			t.malformed = err
+			return nil, false, nil
+		}
 	}
 	if string(ev.Name) == "error" || e.Type == "error" {
 		if e.Error == nil {
@@ -133,44 +130,6 @@ func (t *translator) event(ev sse.Event) ([][]byte, bool, error) {
 	// ping and event types added after this was written carry nothing a
 	// Chat Completions client could use (the TS SDK skips unknown ones too).
 	return nil, false, nil
-}
-
-// deltaEvent marks the event that makes up most of a stream.
-var deltaEvent = []byte(`"type":"content_block_delta"`)
-
-// fastDelta reads a content_block_delta, most of a stream's events, with
-// gjson instead of encoding/json, which costs several times as much. ok is
-// false for anything it is not sure of (other events, keys in another
-// case, an index that is not a plain integer): event decodes those fully.
-func fastDelta(data []byte) (e streamEvent, ok bool) {
-	if !bytes.Contains(data, deltaEvent) || jsonlimit.Validate(data) != nil {
-		return e, false
-	}
-	r := gjson.ParseBytes(data)
-	if !r.IsObject() || r.Get("type").String() != "content_block_delta" {
-		return e, false
-	}
-	idx, d := r.Get("index"), r.Get("delta")
-	if idx.Type != gjson.Number || !plainInt(idx.Raw) || !d.IsObject() {
-		return e, false
-	}
-	dt := d.Get("type")
-	if dt.Type != gjson.String {
-		return e, false
-	}
-	var sd streamDelta
-	switch sd.Type = dt.Str; sd.Type {
-	case "text_delta":
-		sd.Text = d.Get("text").String()
-	case "input_json_delta":
-		sd.PartialJSON = d.Get("partial_json").String()
-	case "thinking_delta":
-		sd.Thinking = d.Get("thinking").String()
-	case "signature_delta":
-		sd.Signature = d.Get("signature").String()
-	}
-	e.Type, e.Index, e.Delta = "content_block_delta", int(idx.Int()), &sd
-	return e, true
 }
 
 // plainInt reports whether raw is a small non-negative integer literal.
