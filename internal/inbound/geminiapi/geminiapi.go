@@ -156,6 +156,9 @@ func ParseGemini(body []byte, model string, stream bool) (inbound.Request, error
 	if !contents.IsArray() || len(contents.Array()) == 0 {
 		return nil, badRequest("* GenerateContentRequest.contents: contents is not specified")
 	}
+	if err := checkGenerationConfig(root.Get("generationConfig")); err != nil {
+		return nil, err
+	}
 	return newRequest(model, stream, false, body, root), nil
 }
 
@@ -169,6 +172,9 @@ func ParseCountTokens(body []byte, model string) (inbound.Request, error) {
 	root := gjson.ParseBytes(body)
 	if g := root.Get("generateContentRequest"); g.IsObject() {
 		root = g
+	}
+	if err := checkGenerationConfig(root.Get("generationConfig")); err != nil {
+		return nil, err
 	}
 	return newRequest(model, false, true, body, root), nil
 }
