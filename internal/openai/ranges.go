@@ -154,3 +154,18 @@ func shortRaw(raw string) string {
 	}
 	return raw
 }
+
+// CheckNumber returns the error Peek gives for value as the Chat
+// Completions field named field, with param (the client's own name for the
+// value) in the message; nil for a value in range or a field without a
+// range. The inbound converters check what they copy from another
+// protocol, so that its client hears of its own field rather than of a
+// converted body the gateway cannot send.
+func CheckNumber(field, param string, value gjson.Result) *Error {
+	id := lookupField(field)
+	if id == noField || numericFields&(1<<id) == 0 {
+		return nil
+	}
+	r, _ := rangeOf(id)
+	return r.check(param, &value)
+}

@@ -39,6 +39,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
+	"aigateway/internal/jsonlimit"
 )
 
 // The methods of /v1beta/models/{model}:{method}.
@@ -156,6 +157,9 @@ func ParseGemini(body []byte, model string, stream bool) (inbound.Request, error
 	if !contents.IsArray() || len(contents.Array()) == 0 {
 		return nil, badRequest("* GenerateContentRequest.contents: contents is not specified")
 	}
+	if err := checkGenerationConfig(root.Get("generationConfig")); err != nil {
+		return nil, err
+	}
 	return newRequest(model, stream, false, body, root), nil
 }
 
@@ -170,6 +174,9 @@ func ParseCountTokens(body []byte, model string) (inbound.Request, error) {
 	if g := root.Get("generateContentRequest"); g.IsObject() {
 		root = g
 	}
+	if err := checkGenerationConfig(root.Get("generationConfig")); err != nil {
+		return nil, err
+	}
 	return newRequest(model, false, true, body, root), nil
 }
 
@@ -180,10 +187,16 @@ func newRequest(model string, stream, count bool, body []byte, gen gjson.Result)
 	}
 }
 
+// checkObject refuses a body that is not a JSON object of bounded depth:
+// gjson's readers recurse into nested values, so they are safe only on
+// such a body (Google's own parser stops at 100 levels).
 func checkObject(body []byte) error {
 	b := bytes.TrimSpace(body)
-	if len(b) == 0 || b[0] != '{' || !gjson.ValidBytes(b) {
+	if len(b) == 0 || b[0] != '{' {
 		return badRequest("Invalid JSON payload received: the body must be a JSON object")
+	}
+	if err := jsonlimit.Validate(b); err != nil {
+		return badRequest("Invalid JSON payload received: " + err.Error())
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package geminiapi
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -10,6 +11,33 @@ import (
 	"aigateway/internal/inbound"
 	"aigateway/internal/openai"
 )
+
+// checkedNumbers are the generationConfig fields appendGenerationConfig
+// copies as they are, with their Chat Completions names.
+var checkedNumbers = [...][2]string{
+	{"temperature", "temperature"}, {"topP", "top_p"}, {"seed", "seed"},
+	{"presencePenalty", "presence_penalty"}, {"frequencyPenalty", "frequency_penalty"},
+	{"logprobs", "top_logprobs"}, {"candidateCount", "n"},
+}
+
+// checkGenerationConfig refuses a number appendGenerationConfig would copy
+// that no Chat Completions body may hold (a temperature of 9, a fractional
+// seed), as Gemini refuses an invalid argument.
+func checkGenerationConfig(gc gjson.Result) *inbound.Error {
+	if !gc.IsObject() {
+		return nil
+	}
+	for _, f := range checkedNumbers {
+		v := gc.Get(f[0])
+		if v.Type != gjson.Number || f[1] == "n" && v.Int() <= 1 {
+			continue
+		}
+		if err := openai.CheckNumber(f[1], "generationConfig."+f[0], v); err != nil {
+			return badRequest(err.Message)
+		}
+	}
+	return nil
+}
 
 // appendGenerationConfig appends the Chat parameters of generationConfig.
 // topK has no Chat field: it is sent to deployments whose adapter converts
@@ -41,8 +69,12 @@ func appendGenerationConfig(b []byte, gc gjson.Result, t inbound.Target) []byte 
 		if t.MaxOutputTokens > 0 && n > t.MaxOutputTokens {
 			n = t.MaxOutputTokens
 		}
-		b = append(b, `,"max_tokens":`...)
-		b = strconv.AppendInt(b, n, 10)
+		// Beyond what any model writes (1e400 reads as MaxInt64): the most
+		// a Chat Completions body may ask. Below 1: the upstream's default.
+		if n = min(n, math.MaxInt32); n > 0 {
+			b = append(b, `,"max_tokens":`...)
+			b = strconv.AppendInt(b, n, 10)
+		}
 	}
 	if ss := gc.Get("stopSequences"); ss.IsArray() && len(ss.Array()) > 0 {
 		b = append(b, `,"stop":`...)

@@ -8,6 +8,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
+	"aigateway/internal/openai"
 )
 
 // maxCandidates bounds the choice indexes a stream keeps state for; an
@@ -176,7 +177,13 @@ func (s *stream) rawPart(raw string, thought bool) {
 	p := &s.parts
 	p.open()
 	p.b = append(p.b, `{"text":`...)
-	p.b = append(p.b, raw...)
+	if gjson.Valid(raw) {
+		p.b = append(p.b, raw...)
+	} else {
+		// gjson reads a chunk that is not JSON leniently ("\0" as a
+		// string): what is copied must be JSON.
+		p.b = openai.AppendString(p.b, gjson.Parse(raw).Str)
+	}
 	if thought {
 		p.b = append(p.b, `,"thought":true`...)
 	}

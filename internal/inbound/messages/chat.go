@@ -3,6 +3,7 @@ package messages
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 
@@ -442,6 +443,9 @@ func (c *chatWriter) params(b []byte, r *Request) []byte {
 	if lim := c.t.MaxOutputTokens; lim > 0 && (n <= 0 || n > lim) {
 		n = lim
 	}
+	// Beyond what any model writes (1e400 reads as MaxInt64): the most a
+	// Chat Completions body may ask.
+	n = min(n, math.MaxInt32)
 	if n > 0 {
 		b = append(b, `,"max_completion_tokens":`...)
 		b = strconv.AppendInt(b, n, 10)

@@ -70,6 +70,7 @@ func parseRequest(body []byte, r *http.Request, count bool) (inbound.Request, er
 	doc := gjson.Result{Type: gjson.JSON, Raw: unsafe.String(&body[start], len(body)-start), Index: start}
 	req := &Request{body: body, doc: doc, count: count}
 	var msgs gjson.Result
+	var rangeErr *openai.Error
 	doc.ForEach(func(key, value gjson.Result) bool {
 		switch key.Str {
 		case "model":
@@ -86,9 +87,18 @@ func parseRequest(body []byte, r *http.Request, count bool) (inbound.Request, er
 			req.stream = value.Type == gjson.True
 		case "messages":
 			msgs = value
+		case "temperature", "top_p":
+			// Copied to the Chat body as they are: a value the gateway
+			// could not send is the client's error, as Anthropic's.
+			if value.Type == gjson.Number && rangeErr == nil {
+				rangeErr = openai.CheckNumber(key.Str, key.Str, value)
+			}
 		}
 		return true
 	})
+	if rangeErr != nil {
+		return nil, &inbound.Error{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: rangeErr.Param, Message: rangeErr.Message}
+	}
 	if req.model == "" {
 		return nil, &inbound.Error{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: "model",
 			Message: `model: a string "model" is required`}

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -49,8 +50,12 @@ func (q *request) Chat(t inbound.Target) ([]byte, error) {
 		if t.MaxOutputTokens > 0 && n > t.MaxOutputTokens {
 			n = t.MaxOutputTokens
 		}
-		b = append(b, `,"max_tokens":`...)
-		b = strconv.AppendInt(b, n, 10)
+		// Beyond what any model writes (1e400 reads as MaxInt64): the most
+		// a Chat Completions body may ask. Below 1: the upstream's default.
+		if n = min(n, math.MaxInt32); n > 0 {
+			b = append(b, `,"max_tokens":`...)
+			b = strconv.AppendInt(b, n, 10)
+		}
 	}
 	for _, k := range [...]string{"temperature", "top_p"} {
 		if v := root.Get(k); v.Type == gjson.Number {

@@ -82,6 +82,15 @@ func (d *Dialect) parse(ctx context.Context, body []byte) (*request, error) {
 				Message: "you must provide an input"}
 		}
 	}
+	for _, k := range [...]string{"temperature", "top_p"} {
+		// Copied to the Chat body as they are: a value the gateway could
+		// not send is the client's error, as OpenAI's.
+		if v := root.Get(k); v.Type == gjson.Number {
+			if err := openai.CheckNumber(k, k, v); err != nil {
+				return nil, &inbound.Error{Status: http.StatusBadRequest, Type: err.Type, Code: err.Code, Param: err.Param, Message: err.Message}
+			}
+		}
+	}
 	q.tools = toolOrigins(root.Get("tools"))
 	q.id = "resp_" + d.newID()
 	q.created = d.now().Unix()
