@@ -27,7 +27,7 @@ import (
 	"aigateway/internal/mockllm"
 )
 
-// The real-agent tests run Claude Code and Codex, as installed by npm, against
+// The real-agent tests run Claude Code, Codex and Gemini CLI, as installed by npm, against
 // the gateway, which routes them to a scripted model behind each kind of
 // upstream (OpenAI-compatible, Anthropic, Gemini). .ci/run
 // installs the agents (pinned versions) and sets agentsDirEnv to the npm
@@ -39,11 +39,12 @@ const agentsDirEnv = "AIGW_AGENTS_DIR"
 const agentTimeout = 120 * time.Second
 
 // The scripted model asks the agent to run agentCommand with its shell tool.
-// The command computes the marker, so the marker appears in the tool's output
+// The command formats the marker, so the marker appears in the tool's output
 // only if a shell really ran it; the model's final answer quotes the marker
-// only if the tool result came back through the gateway.
+// only if the tool result came back through the gateway. No $(( )): Gemini
+// CLI refuses a command with a $( as command substitution.
 const (
-	agentCommand = `echo "AGENT-$((6*7))-RAN" > agent-marker.txt && cat agent-marker.txt`
+	agentCommand = `printf 'AGENT-%d-RAN\n' 42 > agent-marker.txt && cat agent-marker.txt`
 	agentMarker  = "AGENT-42-RAN"
 	agentFinal   = "Done: the shell printed " + agentMarker + "."
 	agentPrompt  = "Run the shell command that writes the marker file, then tell me what it printed."
@@ -52,7 +53,8 @@ const (
 
 // shellTools maps the name of a shell tool an agent declares to the
 // arguments that make it run a command: Claude Code's Bash, Codex's
-// exec_command (unified exec) and its older shell tools.
+// exec_command (unified exec) and its older shell tools, Gemini CLI's
+// run_shell_command.
 var shellTools = []struct {
 	name string
 	args func(cmd string) any
@@ -61,6 +63,9 @@ var shellTools = []struct {
 	{"exec_command", func(cmd string) any { return map[string]string{"cmd": cmd} }},
 	{"shell_command", func(cmd string) any { return map[string]string{"command": cmd} }},
 	{"shell", func(cmd string) any { return map[string][]string{"command": {"bash", "-lc", cmd}} }},
+	{"run_shell_command", func(cmd string) any {
+		return map[string]string{"command": cmd, "description": "Write and print the marker file"}
+	}},
 }
 
 // agentModel is the model behind the gateway: the mock upstream
@@ -249,7 +254,7 @@ func agentsDir(t *testing.T) string {
 	}
 	dir := os.Getenv(agentsDirEnv)
 	if dir == "" {
-		t.Skipf("real agents not installed: %s is not set (.ci/run installs @anthropic-ai/claude-code and @openai/codex with npm and sets it)", agentsDirEnv)
+		t.Skipf("real agents not installed: %s is not set (.ci/run installs @anthropic-ai/claude-code, @openai/codex and @google/gemini-cli with npm and sets it)", agentsDirEnv)
 	}
 	return dir
 }
@@ -468,6 +473,62 @@ env_key = "AIGW_AGENT_KEY"
 		t.Fatal(err)
 	}
 	checkAgentTurn(t, work, model, logs, cmp.Or(up.resultID, "exec_command"), string(final), report)
+}
+
+// TestGeminiCLIShellTurn runs `gemini -p` with GOOGLE_GEMINI_BASE_URL set
+// to the gateway (POST /v1beta/models/{model}:streamGenerateContent), once
+// per kind of upstream: the model calls run_shell_command, Gemini CLI runs
+// it and sends the functionResponse, the model answers.
+func TestGeminiCLIShellTurn(t *testing.T) {
+	bin := agentBinary(t, agentsDir(t), "gemini")
+	for _, up := range agentUpstreams {
+		t.Run(up.name, func(t *testing.T) { geminiCLIShellTurn(t, bin, up) })
+	}
+}
+
+func geminiCLIShellTurn(t *testing.T, bin string, up agentUpstream) {
+	url, model, logs := startAgentGateway(t, up)
+	home, work := t.TempDir(), t.TempDir()
+	// An API key as the auth type (else Gemini CLI asks how to sign in), and
+	// no telemetry or usage statistics: the gateway is the only server the
+	// run talks to.
+	settings := `{"security": {"auth": {"selectedType": "gemini-api-key"}}, "telemetry": {"enabled": false}, "privacy": {"usageStatisticsEnabled": false}}`
+	if err := os.Mkdir(filepath.Join(home, ".gemini"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".gemini", "settings.json"), []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := agentEnv(home,
+		// The gateway's root: Gemini CLI appends /v1beta/models/... itself.
+		"GOOGLE_GEMINI_BASE_URL="+url,
+		"GEMINI_API_KEY=sk-agent-test",
+		// Headless runs refuse an untrusted folder.
+		"GEMINI_CLI_TRUST_WORKSPACE=true",
+	)
+	// Headless, the default approval mode leaves every tool that needs a
+	// confirmation (run_shell_command among them) out of the declarations;
+	// yolo declares and runs them. The command only writes into the test's
+	// own temporary directory.
+	stdout, stderr, err := runAgent(t, work, env, bin,
+		"-m", agentModelID, "-p", agentPrompt, "--approval-mode", "yolo", "--output-format", "json")
+	report := func() string {
+		return fmt.Sprintf("gemini stdout:\n%s\ngemini stderr:\n%s\n%sgateway log:\n%s", stdout, stderr, model.describe(), logs)
+	}
+	if err != nil {
+		t.Fatalf("gemini -p: %v\n%s", err, report())
+	}
+	var result struct {
+		Response string `json:"response"`
+		Error    any    `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &result); err != nil {
+		t.Fatalf("gemini -p --output-format json printed no result: %v\n%s", err, report())
+	}
+	if result.Error != nil {
+		t.Errorf("gemini reports an error: %v\n%s", result.Error, report())
+	}
+	checkAgentTurn(t, work, model, logs, cmp.Or(up.resultID, "run_shell_command"), result.Response, report)
 }
 
 // checkAgentRequests asserts that the gateway answered every generation
