@@ -1,8 +1,10 @@
 package adapter
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 )
 
 // Protocol names a wire protocol: the one a client speaks to the gateway,
@@ -90,4 +92,39 @@ type NativeRequest struct {
 	Header http.Header
 	// RequestID is the gateway's id for the request.
 	RequestID string
+}
+
+// Rewrite returns Body with the model value replaced by modelJSON (a JSON
+// string) and, when maxOutput is set and the client asked for more, the
+// output token limit lowered to maxOutput. Body itself is not modified:
+// later attempts send it again. Without a change it returns Body as is.
+func (r *NativeRequest) Rewrite(modelJSON []byte, maxOutput int64) []byte {
+	type edit struct {
+		start, end int
+		val        []byte
+	}
+	var edits [2]edit
+	n := 0
+	if r.ModelEnd > r.ModelStart && !bytes.Equal(r.Body[r.ModelStart:r.ModelEnd], modelJSON) {
+		edits[n] = edit{r.ModelStart, r.ModelEnd, modelJSON}
+		n++
+	}
+	if maxOutput > 0 && r.MaxTokens > maxOutput && r.MaxTokensEnd > r.MaxTokensStart {
+		edits[n] = edit{r.MaxTokensStart, r.MaxTokensEnd, strconv.AppendInt(nil, maxOutput, 10)}
+		n++
+	}
+	if n == 0 {
+		return r.Body
+	}
+	if n == 2 && edits[1].start < edits[0].start {
+		edits[0], edits[1] = edits[1], edits[0]
+	}
+	out := make([]byte, 0, len(r.Body)+len(modelJSON))
+	at := 0
+	for _, e := range edits[:n] {
+		out = append(out, r.Body[at:e.start]...)
+		out = append(out, e.val...)
+		at = e.end
+	}
+	return append(out, r.Body[at:]...)
 }

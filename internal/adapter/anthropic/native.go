@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
@@ -92,35 +91,7 @@ func (a *Adapter) sendNative(ctx context.Context, req *adapter.NativeRequest) (*
 // the capped max_tokens in place; the client's body itself is not modified
 // (later attempts send it again).
 func (a *Adapter) nativeBody(req *adapter.NativeRequest) []byte {
-	type patch struct {
-		start, end int
-		value      []byte
-	}
-	var patches [2]patch
-	n := 0
-	if req.ModelEnd > req.ModelStart {
-		patches[n] = patch{req.ModelStart, req.ModelEnd, openai.QuoteString(a.model)}
-		n++
-	}
-	if a.maxOutput > 0 && req.MaxTokens > a.maxOutput && req.MaxTokensEnd > req.MaxTokensStart {
-		patches[n] = patch{req.MaxTokensStart, req.MaxTokensEnd, strconv.AppendInt(nil, a.maxOutput, 10)}
-		n++
-	}
-	if n == 0 {
-		return req.Body
-	}
-	ps := patches[:n]
-	if n == 2 && ps[1].start < ps[0].start {
-		ps[0], ps[1] = ps[1], ps[0]
-	}
-	out := make([]byte, 0, len(req.Body)+len(a.model))
-	at := 0
-	for _, p := range ps {
-		out = append(out, req.Body[at:p.start]...)
-		out = append(out, p.value...)
-		at = p.end
-	}
-	return append(out, req.Body[at:]...)
+	return req.Rewrite(openai.QuoteString(a.model), a.maxOutput)
 }
 
 // nativeError is the error for an Anthropic error response (or a 200 body

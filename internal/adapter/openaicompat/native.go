@@ -1,12 +1,10 @@
 package openaicompat
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 
 	"github.com/tidwall/gjson"
 
@@ -79,35 +77,7 @@ func (a *Adapter) sendNative(ctx context.Context, req *adapter.NativeRequest) (*
 // output token cap applied, copying only when something changes: the
 // client's body is sent again by later attempts.
 func (a *Adapter) patchNative(req *adapter.NativeRequest) []byte {
-	body := req.Body
-	type edit struct {
-		start, end int
-		val        []byte
-	}
-	var edits [2]edit
-	n := 0
-	if req.ModelEnd > req.ModelStart && !bytes.Equal(body[req.ModelStart:req.ModelEnd], a.modelJSON) {
-		edits[n] = edit{req.ModelStart, req.ModelEnd, a.modelJSON}
-		n++
-	}
-	if a.maxOutputTokens > 0 && req.MaxTokensEnd > req.MaxTokensStart && req.MaxTokens > a.maxOutputTokens {
-		edits[n] = edit{req.MaxTokensStart, req.MaxTokensEnd, strconv.AppendInt(nil, a.maxOutputTokens, 10)}
-		n++
-	}
-	if n == 0 {
-		return body
-	}
-	if n == 2 && edits[1].start < edits[0].start {
-		edits[0], edits[1] = edits[1], edits[0]
-	}
-	out := make([]byte, 0, len(body)+len(a.modelJSON))
-	at := 0
-	for _, e := range edits[:n] {
-		out = append(out, body[at:e.start]...)
-		out = append(out, e.val...)
-		at = e.end
-	}
-	return append(out, body[at:]...)
+	return req.Rewrite(a.modelJSON, a.maxOutputTokens)
 }
 
 // responsesUsage reads a Responses usage object.
