@@ -129,6 +129,15 @@ type Usage struct {
 	PromptTokens     int64
 	CompletionTokens int64
 	TotalTokens      int64
+	// CachedTokens are the prompt tokens read from the upstream's prompt
+	// cache (OpenAI prompt_tokens_details.cached_tokens, Anthropic
+	// cache_read_input_tokens, Gemini cachedContentTokenCount); they are
+	// part of PromptTokens.
+	CachedTokens int64
+	// ReasoningTokens are the completion tokens spent thinking (OpenAI
+	// completion_tokens_details.reasoning_tokens, Gemini
+	// thoughtsTokenCount); they are part of CompletionTokens.
+	ReasoningTokens int64
 	// Estimated is true when some count is the gateway's estimate
 	// (EstimateTokens), not the upstream's: a local program, or a
 	// template whose upstream does not report that count.

@@ -62,6 +62,7 @@ const DefaultKeepAliveInterval = 15 * time.Second
 type File struct {
 	Path   string  // the file it came from (for messages)
 	Models []Model // in file order, including disabled entries
+	Access         // keys, admin key, Redis and database URLs
 }
 
 // Model is one validated entry with defaults applied.
@@ -104,6 +105,8 @@ type Model struct {
 	// takes: ToolCallIDsAsSent (the default, "") or ToolCallIDsAlnum9,
 	// the default for Mistral's API.
 	ToolCallIDs string
+	// Price is what the entry's upstream charges; nil: unknown, cost 0.
+	Price *Price
 
 	Protocol              string            // custom_http: anthropic, gemini or template; "" otherwise
 	Headers               map[string]string // extra upstream headers; values literal or "ENV:NAME", "{api_key}" is replaced by the key
