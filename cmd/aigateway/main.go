@@ -36,7 +36,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "usage" {
+		err = runUsage(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stderr)
+	}
+	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "aigateway:", err)
 			os.Exit(1)
@@ -61,6 +67,12 @@ type settings struct {
 	writeTimeout    time.Duration
 	// trustedProxies may name the client in X-Forwarded-For; nil: none.
 	trustedProxies []netip.Prefix
+	// allowUnauthenticated lets a gateway without keys listen on a
+	// non-loopback address.
+	allowUnauthenticated bool
+	redisURL             string // overrides the config's redis_url
+	databaseURL          string // overrides the config's database_url
+	ledgerFile           string // the SQLite ledger; ledgerOff: none
 }
 
 func parseFlags(args []string, stderr io.Writer) (*settings, error) {
@@ -110,6 +122,10 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.DurationVar(&s.bodyTimeout, "body-read-timeout", envDuration("AIGATEWAY_BODY_READ_TIMEOUT", api.DefaultBodyReadTimeout), "how long a request body may take to start arriving (env AIGATEWAY_BODY_READ_TIMEOUT)")
 	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
 	fs.DurationVar(&s.writeTimeout, "write-timeout", envDuration("AIGATEWAY_WRITE_TIMEOUT", api.DefaultWriteTimeout), "how long one write of a response may block on a client that does not read (env AIGATEWAY_WRITE_TIMEOUT)")
+	fs.BoolVar(&s.allowUnauthenticated, "allow-unauthenticated", os.Getenv("AIGATEWAY_ALLOW_UNAUTHENTICATED") == "true", "serve without gateway keys on a non-loopback --host (env AIGATEWAY_ALLOW_UNAUTHENTICATED=true)")
+	fs.StringVar(&s.redisURL, "redis-url", env("AIGATEWAY_REDIS_URL", ""), "Redis URL for limits and budgets shared by replicas; overrides redis_url in models.json (env AIGATEWAY_REDIS_URL)")
+	fs.StringVar(&s.databaseURL, "database-url", env("AIGATEWAY_DATABASE_URL", ""), "PostgreSQL URL for the usage ledger; overrides database_url in models.json (env AIGATEWAY_DATABASE_URL)")
+	fs.StringVar(&s.ledgerFile, "ledger-file", env("AIGATEWAY_LEDGER_FILE", "aigateway-usage.db"), "SQLite file of the usage ledger when no database URL is set; \"off\" records nothing (env AIGATEWAY_LEDGER_FILE)")
 	trusted := fs.String("trusted-proxies", env("AIGATEWAY_TRUSTED_PROXIES", ""), "comma-separated IP addresses and CIDR prefixes of proxies whose X-Forwarded-For names the client in the access log; default none (env AIGATEWAY_TRUSTED_PROXIES)")
 	if err != nil {
 		return nil, err
@@ -192,6 +208,18 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s: %w", s.config, err)
 	}
 	rt := router.New(reg)
+	if err := checkExposure(s.host, len(file.Keys) == 0, s.allowUnauthenticated, log); err != nil {
+		return err
+	}
+	acc, err := openAccess(ctx, s, file, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), ledgerFlushTimeout)
+		defer cancel()
+		acc.close(closeCtx, log)
+	}()
 	fileLimit, err := raiseFileLimit()
 	if err != nil {
 		log.Warn("could not raise the open-file limit", "limit", fileLimit, "error", err)
@@ -216,7 +244,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
-		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{}), Gemini: geminiapi.Dialect{}}})
+		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{}), Gemini: geminiapi.Dialect{}},
+		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,
@@ -246,6 +275,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			f, err := config.Load(s.config)
 			if err != nil {
 				return err
+			}
+			if len(f.Keys) == 0 && !isLoopback(s.host) && !s.allowUnauthenticated {
+				return fmt.Errorf("%s: keeping the running config: the new one has no keys, which would open the gateway on %s (pass --allow-unauthenticated to allow that)", s.config, s.host)
 			}
 			d := deps
 			d.Previous = rt.Registry()
@@ -304,6 +336,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("stopped")
 	return nil
 }
+
+// ledgerFlushTimeout bounds writing the ledger's last records at
+// shutdown, when the database is slow or down.
+const ledgerFlushTimeout = 30 * time.Second
 
 // streamEndGrace is how long the streams cut at the end of a shutdown get
 // to write their gateway_shutdown event before their connections close.

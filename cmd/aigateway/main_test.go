@@ -33,7 +33,26 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m)
+	// Every gateway the tests start, in this process or as a child,
+	// writes its usage ledger to a file of this run, not into the source
+	// tree.
+	dir, err := os.MkdirTemp("", "aigateway-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if _, set := os.LookupEnv("AIGATEWAY_LEDGER_FILE"); !set {
+		os.Setenv("AIGATEWAY_LEDGER_FILE", filepath.Join(dir, "usage.db"))
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // lockedBuffer is an io.Writer for logs written while the test reads them.

@@ -56,7 +56,20 @@ type options struct {
 
 	matrix             bool
 	clients, upstreams string
+	// access is what the gateway enforces and records: "open" (no keys,
+	// no ledger), "ledger" (no keys, the SQLite ledger: the default
+	// setup) or "keys" (a key with every limit and a budget, prices, the
+	// SQLite ledger).
+	access string
 }
+
+// benchKey is the gateway key of -access keys. load sends it to every
+// target; only the gateway reads it.
+const benchKey = "loadbench-gateway-key-0123456789"
+
+// benchKeys is the "keys" member of -access keys: limits high enough never
+// to refuse the load, so that each request pays for every check.
+const benchKeys = `"keys":[{"name":"bench","key":"` + benchKey + `","rpm":100000000,"tpm":100000000000,"max_concurrency":100000,"budget_usd":100000000}],`
 
 func run() error {
 	var o options
@@ -68,7 +81,11 @@ func run() error {
 	flag.BoolVar(&o.matrix, "matrix", false, "measure the gateway for every client protocol and upstream and print a Markdown table")
 	flag.StringVar(&o.clients, "clients", strings.Join(clientNames(), ","), "with -matrix: the client protocols to measure")
 	flag.StringVar(&o.upstreams, "upstreams", strings.Join(upstreamNames(), ","), "with -matrix: the upstreams to measure")
+	flag.StringVar(&o.access, "access", "ledger", "what the gateway enforces and records: open (no keys, no ledger), ledger (no keys, the SQLite usage ledger: the default setup) or keys (a key with rpm, tpm, max_concurrency and a budget, prices, the SQLite ledger)")
 	flag.Parse()
+	if o.access != "open" && o.access != "ledger" && o.access != "keys" {
+		return fmt.Errorf("-access: %q is not open, ledger or keys", o.access)
+	}
 	var rows []matrixRow
 	if o.matrix {
 		var err error
@@ -119,7 +136,7 @@ func run() error {
 		defer pr.close()
 		probeURL = pr.url
 	}
-	config := gatewayConfig(mockURL, probeURL)
+	config := gatewayConfig(mockURL, probeURL, o.access == "keys")
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		return err
 	}
@@ -129,7 +146,11 @@ func run() error {
 		return err
 	}
 	defer logFile.Close()
-	gw, err := start("aigateway", filepath.Join(dir, "aigateway"), logFile, "--config", cfg, "--port", gwPort)
+	ledgerFile := filepath.Join(dir, "usage.db")
+	if o.access == "open" {
+		ledgerFile = "off"
+	}
+	gw, err := start("aigateway", filepath.Join(dir, "aigateway"), logFile, "--config", cfg, "--port", gwPort, "--ledger-file", ledgerFile)
 	if err != nil {
 		return err
 	}
@@ -147,8 +168,8 @@ func run() error {
 		{"httputil.ReverseProxy", "http://127.0.0.1:" + proxyPort, proxy},
 		{"aigateway", "http://127.0.0.1:" + gwPort, gw},
 	}
-	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per target; CPU = the serving process's user+system CPU ms per 1000 requests\n\n",
-		o.concurrency, o.requests, o.streamRequests, o.chunks)
+	fmt.Printf("concurrency %d, %d non-stream and %d stream requests (%d chunks) per target, gateway -access %s; CPU = the serving process's user+system CPU ms per 1000 requests\n\n",
+		o.concurrency, o.requests, o.streamRequests, o.chunks, o.access)
 	fmt.Printf("%-22s %-10s %9s %9s %9s %12s %7s %11s\n", "target", "mode", "req/s", "p50", "p99", "CPU ms/1k", "errors", "incomplete")
 	for _, stream := range []bool{false, true} {
 		for _, tg := range targets {
@@ -200,6 +221,8 @@ func (r *result) p(q int) string {
 }
 
 var doneEvent = []byte("data: [DONE]\n\n")
+
+var benchAuth = []string{"Bearer " + benchKey}
 
 // errIncomplete marks an answer that arrived whole but lacks events.
 var errIncomplete = errors.New("incomplete stream")
@@ -266,6 +289,7 @@ func load(w workload, n, concurrency int) *result {
 					if err != nil {
 						return err
 					}
+					req.Header["Authorization"] = benchAuth
 					for k, v := range w.header {
 						req.Header[k] = v
 					}

@@ -65,19 +65,27 @@ const probePrefix = "probe-"
 // gatewayConfig is the gateway's models.json: one entry per upstream, all
 // served by the mock at mockURL, and with probeURL set a twin of each
 // served by the probe.
-func gatewayConfig(mockURL, probeURL string) string {
+func gatewayConfig(mockURL, probeURL string, keys bool) string {
 	var entries []string
 	for _, u := range upstreams {
-		entries = append(entries, u.configEntry(u.model, mockURL))
+		entries = append(entries, u.configEntry(u.model, mockURL, keys))
 		if probeURL != "" {
-			entries = append(entries, u.configEntry(probePrefix+u.model, probeURL))
+			entries = append(entries, u.configEntry(probePrefix+u.model, probeURL, keys))
 		}
 	}
-	return `{"models":[` + strings.Join(entries, ",") + `]}`
+	top := ""
+	if keys {
+		top = benchKeys
+	}
+	return `{` + top + `"models":[` + strings.Join(entries, ",") + `]}`
 }
 
-func (u upstream) configEntry(id, url string) string {
-	return fmt.Sprintf(`{"id":%q,"base_url":%q,"model":%q,%s}`, id, fmt.Sprintf(u.baseURL, url), u.upstreamModel, u.entry)
+func (u upstream) configEntry(id, url string, priced bool) string {
+	price := ""
+	if priced {
+		price = `"price":{"input":2.5,"output":10,"cached_input":1.25},`
+	}
+	return fmt.Sprintf(`{"id":%q,"base_url":%q,"model":%q,%s%s}`, id, fmt.Sprintf(u.baseURL, url), u.upstreamModel, price, u.entry)
 }
 
 func clientNames() []string {

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/config"
 	"aigateway/internal/inbound"
+	"aigateway/internal/keys"
+	"aigateway/internal/limits"
 )
 
 // record is what the access log line reports about one request. Handlers
@@ -35,6 +38,20 @@ type record struct {
 	// dialect is the inbound API the client speaks (nil: OpenAI's), whose
 	// error shape every error of the request takes.
 	dialect inbound.Dialect
+	// key is the gateway key the client sent; nil when the gateway is
+	// open or the key was not checked (yet).
+	key *keys.Key
+	// endpoint is the path of a model request, which the ledger records;
+	// "" for every other request.
+	endpoint string
+	// ticket is the request's hold on its key's limits, settled when the
+	// request ends.
+	ticket *limits.Ticket
+	// price is the answering deployment's price; nil: unknown.
+	price *config.Price
+	// outcome overrides how the ledger says the request ended (limited,
+	// rejected); "" derives it from the status and error.
+	outcome string
 }
 
 // logWriter records the status, bytes and time to first byte of a response.
@@ -123,6 +140,9 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 	)
 	if ua := r.Header["User-Agent"]; len(ua) > 0 {
 		attrs = append(attrs, slog.String("user_agent", truncateForLog(ua[0], maxUserAgentLog)))
+	}
+	if rec.key != nil {
+		attrs = append(attrs, slog.String("key", rec.key.Name))
 	}
 	if rec.model != "" {
 		attrs = append(attrs, slog.String("model", rec.model))

@@ -24,6 +24,7 @@ import (
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/limits"
 	"aigateway/internal/mockllm"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
@@ -128,6 +129,13 @@ type gatewayOptions struct {
 	trustedProxies string
 	// dialects are the inbound APIs; nil means defaultDialects().
 	dialects *api.Dialects
+	// top are more top-level members of models.json, each followed by a
+	// comma, e.g. `"keys": [...],`.
+	top string
+	// limiter, ledger and usage are api.Options' Limiter, Ledger and Usage.
+	limiter limits.Limiter
+	ledger  api.Ledger
+	usage   api.UsageReader
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -157,9 +165,9 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	if models != "" {
 		extra = "," + strings.ReplaceAll(models, "MOCK", upstream.URL)
 	}
-	cfg := fmt.Sprintf(`{"models": [
+	cfg := fmt.Sprintf(`{%s "models": [
 		{"id": "chat", "adapter": "openai_compat", "base_url": %q, "api_key": %q, "model": "mock-model", %s "timeout": 5}%s
-	]}`, upstream.URL+"/v1/", upstreamKey, o.chatDefaults, extra)
+	]}`, o.top, upstream.URL+"/v1/", upstreamKey, o.chatDefaults, extra)
 	file, err := config.Parse("test-models.json", []byte(cfg))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -193,7 +201,8 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.dialects = &d
 	}
 	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
-		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects})
+		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects,
+		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

@@ -25,6 +25,10 @@ type Dialects struct {
 // converting as its deployment requires (see exchange).
 func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inbound.Dialect, count bool) {
 	rec.dialect = d
+	rec.endpoint = endpointOf(r)
+	if !s.authenticate(w, r, rec) {
+		return
+	}
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return
@@ -56,9 +60,15 @@ func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inboun
 	x.stream = x.in.Stream() && !count
 	x.jsonArray = x.stream && x.protocol == adapter.ProtocolGemini && r.URL.Query().Get("alt") != "sse"
 	rec.model, rec.stream = x.model, x.stream
+	if !s.permit(w, rec, x.model) {
+		return
+	}
 	plan, err := s.router.Plan(x.model)
 	if err != nil {
 		s.fail(w, r, rec, err)
+		return
+	}
+	if !count && !s.admit(r.Context(), w, rec, x.model, body) {
 		return
 	}
 	s.attempt(w, r, rec, plan, x)
@@ -106,11 +116,14 @@ func (s *Server) gemini(w *logWriter, r *http.Request, rec *record, method strin
 }
 
 // listModels answers a model list in the dialect's format.
-func (s *Server) listModels(w http.ResponseWriter, l inbound.Lister) {
+func (s *Server) listModels(w http.ResponseWriter, rec *record, l inbound.Lister) {
 	reg := s.router.Registry()
 	ids := reg.Listed()
 	models := make([]inbound.Model, 0, len(ids))
 	for _, id := range ids {
+		if rec.key != nil && !rec.key.Allows(id) {
+			continue
+		}
 		if m, err := s.router.Resolve(id); err == nil {
 			models = append(models, modelInfo(m))
 		}
@@ -121,6 +134,9 @@ func (s *Server) listModels(w http.ResponseWriter, l inbound.Lister) {
 // modelObject answers one model in the dialect's format.
 func (s *Server) modelObject(w http.ResponseWriter, r *http.Request, rec *record, l inbound.Lister, id string) {
 	rec.model = id
+	if !s.permit(w, rec, id) {
+		return
+	}
 	m, err := s.router.Resolve(id)
 	if err != nil {
 		s.fail(w, r, rec, err)

@@ -21,6 +21,10 @@ import (
 // inference serves chat completions, completions and embeddings: read the
 // body once, peek at model and stream, resolve the model, send, relay.
 func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapter.Op) {
+	rec.endpoint = endpointOf(r)
+	if !s.authenticate(w, r, rec) {
+		return
+	}
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return
@@ -45,9 +49,15 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 		openai.WriteError(w, http.StatusBadRequest, e)
 		return
 	}
+	if !s.permit(w, rec, f.Model) {
+		return
+	}
 	plan, err := s.router.Plan(f.Model)
 	if err != nil {
 		s.fail(w, r, rec, err)
+		return
+	}
+	if !s.admit(r.Context(), w, rec, f.Model, body) {
 		return
 	}
 	req := &adapter.Request{Op: op, Body: body, Fields: f, RequestID: rec.id}
@@ -104,7 +114,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			break
 		}
 		rec.attempts++
-		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel = m.ID, d.Label, d.Upstream, d.Model
+		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel, rec.price = m.ID, d.Label, d.Upstream, d.Model, d.Price
 		sent := time.Now()
 		resp, first, err := s.send(ctx, d, x)
 		s.logAttempt(r.Context(), rec, m.ID, d, err, time.Since(sent))
@@ -141,6 +151,7 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			return
 		}
 		rec.usage = resp.Usage
+		s.settle(r.Context(), rec)
 		s.writeBody(w, rec, resp.Body)
 		return
 	}
@@ -472,6 +483,10 @@ func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *
 		}
 		sw.dl.extend()
 		if err == io.EOF {
+			if rec.ticket != nil { // before the end reaches the client
+				rec.usage = st.Usage()
+				s.settle(r.Context(), rec)
+			}
 			sw.buf = f.end(sw.buf[:0])
 			var werr error
 			if len(sw.buf) > 0 {

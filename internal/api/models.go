@@ -6,12 +6,18 @@ import (
 	"strconv"
 
 	"aigateway/internal/breaker"
+	"aigateway/internal/keys"
+	"aigateway/internal/ledger"
+	"aigateway/internal/limits"
 	"aigateway/internal/registry"
 )
 
 // model serves GET /v1/models/{id}.
 func (s *Server) model(w http.ResponseWriter, r *http.Request, rec *record, id string) {
 	rec.model = id
+	if !s.permit(w, rec, id) {
+		return
+	}
 	m, err := s.router.Resolve(id)
 	if err != nil {
 		s.fail(w, r, rec, err)
@@ -20,9 +26,51 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request, rec *record, id s
 	writeJSON(w, http.StatusOK, m.ObjectJSON)
 }
 
+// openAIModels serves GET /v1/models: every model that can serve, or,
+// for a key limited to some models, those it may use.
+func (s *Server) openAIModels(w http.ResponseWriter, rec *record) {
+	reg := s.router.Registry()
+	if rec.key == nil || rec.key.Models == nil {
+		writeJSON(w, http.StatusOK, reg.ListJSON())
+		return
+	}
+	b := append(make([]byte, 0, 512), `{"object":"list","data":[`...)
+	n := 0
+	for _, id := range reg.Listed() {
+		m, ok := reg.Lookup(id)
+		if !ok || !rec.key.Allows(id) {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, m.ObjectJSON...)
+		n++
+	}
+	writeJSON(w, http.StatusOK, append(b, "]}"...))
+}
+
 type healthBody struct {
 	Status string        `json:"status"`
-	Models []healthModel `json:"models"`
+	Models []healthModel `json:"models,omitempty"`
+	// Limits is where the gateway keys' limits are kept and whether that
+	// store is reachable.
+	Limits *limits.Status `json:"limits,omitempty"`
+	// Ledger is the usage ledger's write queue.
+	Ledger *ledgerHealth `json:"ledger,omitempty"`
+}
+
+// ledgerHealth is the ledger writer's state in /health.
+type ledgerHealth struct {
+	Queued    int64  `json:"queued"`
+	Written   int64  `json:"written"`
+	Dropped   int64  `json:"dropped"`
+	LastError string `json:"last_error,omitempty"`
+}
+
+// ledgerStats is a Ledger that reports its state (a ledger.Writer).
+type ledgerStats interface {
+	Stats() ledger.WriterStats
 }
 
 // healthModel is one models.json entry: a deployment of a model.
@@ -43,8 +91,27 @@ type healthModel struct {
 // degrade the status. A deployment whose cool-down has passed is ready for
 // a probe (half_open) and no longer degrades the status, whether or not a
 // request came since.
-func (s *Server) health(w http.ResponseWriter) {
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	b := healthBody{Status: "ok", Models: []healthModel{}}
+	// With gateway keys, model details are for key holders only: the
+	// status alone is what a load balancer needs.
+	details := s.router.Registry().Keys().Open()
+	if !details {
+		if p, ok := keys.Presented(r); ok && s.router.Registry().Keys().Lookup(p) != nil {
+			details = true
+		}
+	}
+	if s.limiter != nil {
+		st := s.limiter.Status()
+		b.Limits = &st
+		if !st.OK {
+			b.Status = "degraded"
+		}
+	}
+	if l, ok := s.ledger.(ledgerStats); ok {
+		st := l.Stats()
+		b.Ledger = &ledgerHealth{Queued: st.Queued, Written: st.Written, Dropped: st.Dropped, LastError: st.LastError}
+	}
 	s.router.Registry().Entries(func(id string, d *registry.Deployment) {
 		hm := healthModel{ID: id, Deployment: d.Label, Adapter: d.AdapterType, Status: "available"}
 		switch {
@@ -61,8 +128,13 @@ func (s *Server) health(w http.ResponseWriter) {
 				b.Status = "degraded"
 			}
 		}
-		b.Models = append(b.Models, hm)
+		if details {
+			b.Models = append(b.Models, hm)
+		}
 	})
+	if !details {
+		b.Models = nil
+	}
 	status := http.StatusOK
 	if s.draining.Load() {
 		b.Status, status = "draining", http.StatusServiceUnavailable

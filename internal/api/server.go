@@ -19,6 +19,7 @@ import (
 
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
+	"aigateway/internal/limits"
 	"aigateway/internal/openai"
 	"aigateway/internal/router"
 )
@@ -57,6 +58,13 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Dialects are the inbound APIs served besides OpenAI's.
 	Dialects Dialects
+	// Limiter enforces the gateway keys' limits and budgets; nil: none
+	// are enforced.
+	Limiter limits.Limiter
+	// Ledger records every model request; nil: none are recorded.
+	Ledger Ledger
+	// Usage reads the ledger back for /admin; nil: /admin answers 404.
+	Usage UsageReader
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -90,13 +98,16 @@ type Server struct {
 	// started is when the server was made: the creation time of every
 	// model in the Anthropic model list.
 	started time.Time
+	limiter limits.Limiter
+	ledger  Ledger
+	usage   UsageReader
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
 		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies,
-		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second)}
+		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
@@ -155,16 +166,23 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 		}
 	case "/v1/models":
 		if allow(w, r, http.MethodGet) {
+			if anthropicClient(r) && s.dialects.Messages != nil {
+				rec.dialect = s.dialects.Messages
+			} else if geminiClient(r) && s.dialects.Gemini != nil {
+				rec.dialect = s.dialects.Gemini
+			}
+			if !s.authenticate(w, r, rec) {
+				return
+			}
 			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
-				s.listModels(w, l)
+				s.listModels(w, rec, l)
 				return
 			}
 			if l, ok := s.dialects.Gemini.(inbound.Lister); ok && geminiClient(r) {
-				rec.dialect = s.dialects.Gemini
-				s.listModels(w, l)
+				s.listModels(w, rec, l)
 				return
 			}
-			writeJSON(w, http.StatusOK, s.router.Registry().ListJSON())
+			s.openAIModels(w, rec)
 		}
 	case "/v1/messages":
 		if s.dialects.Messages != nil && allow(w, r, http.MethodPost) {
@@ -187,15 +205,23 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 	case "/v1beta/models":
 		if l, ok := s.dialects.Gemini.(inbound.Lister); ok {
 			rec.dialect = s.dialects.Gemini
-			if allow(w, r, http.MethodGet) {
-				s.listModels(w, l)
+			if allow(w, r, http.MethodGet) && s.authenticate(w, r, rec) {
+				s.listModels(w, rec, l)
 			}
 			return
 		}
 		s.notFound(w, r, rec)
 	case "/health":
 		if allow(w, r, http.MethodGet) {
-			s.health(w)
+			s.health(w, r)
+		}
+	case "/admin/usage":
+		if allow(w, r, http.MethodGet) {
+			s.adminUsage(w, r)
+		}
+	case "/admin/requests":
+		if allow(w, r, http.MethodGet) {
+			s.adminRequests(w, r)
 		}
 	case "/ready":
 		if allow(w, r, http.MethodGet) {
@@ -216,20 +242,26 @@ func (s *Server) dispatchPrefixed(w *logWriter, r *http.Request, rec *record) {
 	}
 	if id, ok := strings.CutPrefix(path, "/v1beta/models/"); ok && id != "" && s.dialects.Gemini != nil {
 		rec.dialect = s.dialects.Gemini
-		if l, ok := s.dialects.Gemini.(inbound.Lister); ok && allow(w, r, http.MethodGet) {
+		if l, ok := s.dialects.Gemini.(inbound.Lister); ok && allow(w, r, http.MethodGet) && s.authenticate(w, r, rec) {
 			s.modelObject(w, r, rec, l, strings.TrimPrefix(id, "models/"))
 		}
 		return
 	}
 	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" {
 		if allow(w, r, http.MethodGet) {
-			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
+			if anthropicClient(r) && s.dialects.Messages != nil {
 				rec.dialect = s.dialects.Messages
+			} else if geminiClient(r) && s.dialects.Gemini != nil {
+				rec.dialect = s.dialects.Gemini
+			}
+			if !s.authenticate(w, r, rec) {
+				return
+			}
+			if l, ok := s.dialects.Messages.(inbound.Lister); ok && anthropicClient(r) {
 				s.modelObject(w, r, rec, l, id)
 				return
 			}
 			if l, ok := s.dialects.Gemini.(inbound.Lister); ok && geminiClient(r) {
-				rec.dialect = s.dialects.Gemini
 				s.modelObject(w, r, rec, l, strings.TrimPrefix(id, "models/"))
 				return
 			}
@@ -239,7 +271,7 @@ func (s *Server) dispatchPrefixed(w *logWriter, r *http.Request, rec *record) {
 	}
 	if id, ok := strings.CutPrefix(path, "/v1/responses/"); ok && id != "" && s.dialects.Responses != nil {
 		rec.dialect = s.dialects.Responses
-		if g, ok := s.dialects.Responses.(inbound.Getter); ok && allow(w, r, http.MethodGet) {
+		if g, ok := s.dialects.Responses.(inbound.Getter); ok && allow(w, r, http.MethodGet) && s.authenticate(w, r, rec) {
 			s.storedResponse(w, r, rec, g, id)
 		} else if !ok {
 			s.notFound(w, r, rec)
@@ -266,6 +298,7 @@ func (s *Server) finish(w *logWriter, r *http.Request) {
 	if p := recover(); p != nil {
 		if p == http.ErrAbortHandler { // deliberate abort of a broken stream
 			s.logRequest(w, r)
+			s.account(w, r)
 			panic(p)
 		}
 		s.log.Error("handler panic", "request_id", w.rec.id, "panic", p, "stack", string(debug.Stack()))
@@ -275,6 +308,7 @@ func (s *Server) finish(w *logWriter, r *http.Request) {
 		}
 	}
 	s.logRequest(w, r)
+	s.account(w, r)
 }
 
 // writeJSON writes a JSON response. A failed write means the client left;
