@@ -211,10 +211,11 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, syntaxError(name, data, err)
 	}
-	entries, err := parseTop(top)
+	w, err := parseTop(top)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	entries := w.Models
 
 	f := &File{Path: name, Models: make([]Model, 0, len(entries))}
 	seen := make(map[string]int, len(entries))
@@ -247,6 +248,9 @@ func Parse(name string, data []byte) (*File, error) {
 		if err := checkFallbacks(&f.Models[i], seen); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", name, f.Models[i].Label(), err)
 		}
+	}
+	if f.Access, err = parseAccess(w); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
 }
