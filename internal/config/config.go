@@ -150,6 +150,7 @@ func (m *Model) PoolKey() string {
 	c := *m
 	c.Index = 0             // moving an entry in the file does not make it another deployment
 	c.Name = ""             // nor does renaming it: its breaker state and connections carry on
+	c.Price = nil           // nor does a new price: it only changes what the ledger charges
 	b, _ := json.Marshal(c) // a plain struct: cannot fail
 	return string(b)
 }

@@ -527,8 +527,10 @@ func TestLoadAccess(t *testing.T) {
 			t.Errorf("models[%d].Price mismatch (-want +got):\n%s", i, diff)
 		}
 	}
-	if got.Models[0].PoolKey() == got.Models[1].PoolKey() {
-		t.Error("deployments differing only in price share a PoolKey")
+	repriced := got.Models[0]
+	repriced.Price = &Price{Input: 5, Output: 20, CachedInput: 5}
+	if repriced.PoolKey() != got.Models[0].PoolKey() {
+		t.Error("a new price changed the PoolKey (the deployment's breaker state would reset)")
 	}
 	if l := got.Keys[1].Label(); l != `keys[1] (name "team-b")` {
 		t.Errorf("Label() = %s", l)
