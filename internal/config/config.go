@@ -150,6 +150,7 @@ func (m *Model) PoolKey() string {
 	c := *m
 	c.Index = 0             // moving an entry in the file does not make it another deployment
 	c.Name = ""             // nor does renaming it: its breaker state and connections carry on
+	c.Price = nil           // nor does a new price: it only changes what the ledger charges
 	b, _ := json.Marshal(c) // a plain struct: cannot fail
 	return string(b)
 }
@@ -211,10 +212,11 @@ func Parse(name string, data []byte) (*File, error) {
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, syntaxError(name, data, err)
 	}
-	entries, err := parseTop(top)
+	w, err := parseTop(top)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	entries := w.Models
 
 	f := &File{Path: name, Models: make([]Model, 0, len(entries))}
 	seen := make(map[string]int, len(entries))
@@ -247,6 +249,9 @@ func Parse(name string, data []byte) (*File, error) {
 		if err := checkFallbacks(&f.Models[i], seen); err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", name, f.Models[i].Label(), err)
 		}
+	}
+	if f.Access, err = parseAccess(w); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return f, nil
 }

@@ -149,6 +149,52 @@ var badFiles = map[string]string{
 	"responses-anthropic.bad.json":          `: models[0] (id "x"): responses: only for openai_compat entries; other adapters always convert /v1/responses requests`,
 	"responses-unknown.bad.json":            `: models[0] (id "x"): responses: must be "native" (the upstream serves /responses) or "convert", got "yes"`,
 	"max-output-tokens-zero.bad.json":       `: models[0] (id "x"): max_output_tokens: must be between 1 and 2147483647, got 0`,
+
+	// Gateway keys (literal keys contain "SECRET", checked by TestLoadBad).
+	"keys-empty.bad.json":                `: keys: must list at least one key (omit it to leave the gateway open to every client)`,
+	"keys-object.bad.json":               `: keys: must be an array, got object`,
+	"key-not-object.bad.json":            `: keys[0]: must be a JSON object, got string`,
+	"key-unknown-field.bad.json":         `: keys[0] (name "a"): unknown key field "rmp" (did you mean "rpm"?)`,
+	"key-name-missing.bad.json":          `: keys[0]: name: required (it names the key in logs and the usage ledger)`,
+	"key-name-space.bad.json":            `: keys[0] (name "team a"): name: must be printable ASCII without spaces (found U+0020)`,
+	"key-name-long.bad.json":             `: keys[0] (name "` + strings.Repeat("n", 64) + `..."): name: must be at most 64 bytes, got 65`,
+	"key-name-duplicate.bad.json":        `: keys[1] (name "a"): name: "a" is already the name of keys[0]`,
+	"key-missing.bad.json":               `: keys[0] (name "a"): key: required (the key itself or "ENV:NAME"), or key_sha256 instead`,
+	"key-and-sha.bad.json":               `: keys[0] (name "a"): key_sha256: not together with key (give one of them)`,
+	"key-weak.bad.json":                  `: keys[0] (name "a"): key: literal key is too weak: it must be at least 16 characters long; generate one with ` + "`openssl rand -hex 24`",
+	"key-space.bad.json":                 `: keys[0] (name "a"): key: literal key must not contain whitespace or control characters (clients send it in an HTTP header)`,
+	"key-empty.bad.json":                 `: keys[0] (name "a"): key: must not be empty`,
+	"key-env-bad.bad.json":               `: keys[0] (name "a"): key: "ENV:" must be followed by a valid environment variable name (matching [A-Za-z_][A-Za-z0-9_]*)`,
+	"key-number.bad.json":                `: keys[0] (name "a"): key: must be a string, got number`,
+	"key-sha-not-hex.bad.json":           `: keys[0] (name "a"): key_sha256: must be 64 hexadecimal digits, the SHA-256 of the key (printf %s "$KEY" | sha256sum)`,
+	"key-sha-short.bad.json":             `: keys[0] (name "a"): key_sha256: must be 64 hexadecimal digits, the SHA-256 of the key (printf %s "$KEY" | sha256sum)`,
+	"key-duplicate-literal.bad.json":     `: keys[1] (name "b"): key: the same key as keys[0] (name "a") (each key must be different)`,
+	"key-duplicate-sha.bad.json":         `: keys[1] (name "b"): key_sha256: the same key as keys[0] (name "a") (each key must be different)`,
+	"key-duplicate-literal-sha.bad.json": `: keys[1] (name "b"): key: the same key as keys[0] (name "a") (each key must be different)`,
+	"key-models-empty.bad.json":          `: keys[0] (name "a"): models: must list at least one model pattern; leave it out for all models`,
+	"key-models-star.bad.json":           `: keys[0] (name "a"): models[0]: "gpt-*-mini": "*" is allowed only as the last character (a prefix match)`,
+	"key-models-empty-pattern.bad.json":  `: keys[0] (name "a"): models[1]: must not be empty`,
+	"key-rpm-negative.bad.json":          `: keys[1] (name "team-b"): rpm: must be a non-negative integer, got -5`,
+	"key-tpm-fraction.bad.json":          `: keys[0] (name "a"): tpm: must be an integer, got number 1.5`,
+	"key-concurrency-negative.bad.json":  `: keys[0] (name "a"): max_concurrency: must be a non-negative integer, got -1`,
+	"key-budget-negative.bad.json":       `: keys[0] (name "a"): budget_usd: must be a non-negative number, got -0.5`,
+	"key-budget-string.bad.json":         `: keys[0] (name "a"): budget_usd: must be a number, got string`,
+	"key-period-unknown.bad.json":        `: keys[0] (name "a"): budget_period: must be "daily", "weekly", "monthly" or "total", got "yearly"`,
+	"key-period-without-budget.bad.json": `: keys[0] (name "a"): budget_period: only with budget_usd`,
+	"admin-key-weak.bad.json":            `: admin_key: literal key is too weak: it must be at least 16 characters long; generate one with ` + "`openssl rand -hex 24`",
+	"admin-key-empty.bad.json":           `: admin_key: must not be empty (omit it to turn /admin off)`,
+	"redis-url-scheme.bad.json":          `: redis_url: must be a redis://, rediss:// or unix:// URL`,
+	"redis-url-empty.bad.json":           `: redis_url: must not be empty (omit it to keep limits in this process)`,
+	"redis-failure-unknown.bad.json":     `: redis_failure: must be "open" (per-process limits while Redis is unreachable) or "closed" (refuse requests that have limits), got "retry"`,
+	"database-url-scheme.bad.json":       `: database_url: must be a postgres:// or postgresql:// URL`,
+	"database-url-env-bad.bad.json":      `: database_url: "ENV:" must be followed by an environment variable name`,
+
+	// price
+	"price-output-missing.bad.json": `: models[0] (id "x"): price: output: required (USD per million tokens)`,
+	"price-negative.bad.json":       `: models[0] (id "x"): price: cached_input: must be a non-negative number (USD per million tokens), got -1`,
+	"price-unknown-field.bad.json":  `: models[0] (id "x"): price: unknown price field "ouput" (did you mean "output"?)`,
+	"price-not-object.bad.json":     `: models[0] (id "x"): price: must be an object like {"input": 2.5, "output": 10} (USD per million tokens), got array`,
+	"price-string.bad.json":         `: models[0] (id "x"): price: input: must be a number, got string`,
 }
 
 func TestLoadBad(t *testing.T) {
@@ -425,6 +471,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("invalid model accepted: %+v", m)
 			}
 		}
+		for i, k := range file.Keys {
+			if k.Name == "" || k.Index != i || k.Secret.IsSet() == (k.SHA256 != "") || k.RPM < 0 || k.BudgetUSD < 0 {
+				t.Fatalf("invalid key accepted: %s", k.Label()) // not %+v: no secret in the output
+			}
+		}
 	})
 }
 
@@ -444,5 +495,81 @@ func TestToolCallIDsDefaultForMistral(t *testing.T) {
 		if got := f.Models[0].ToolCallIDs; got != c.want {
 			t.Errorf("%s: tool_call_ids %q, want %q", c.entry, got, c.want)
 		}
+	}
+}
+
+func TestLoadAccess(t *testing.T) {
+	path := filepath.Join("testdata", "access.good.json")
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Access{
+		Keys: []Key{
+			{Index: 0, Name: "team-a", Secret: Secret{Value: "sk-gw-0123456789abcdef"}, Models: []string{"gpt-4o", "claude-*"},
+				RPM: 60, TPM: 100000, MaxConcurrency: 4, BudgetUSD: 25.5, BudgetPeriod: PeriodMonthly},
+			{Index: 1, Name: "team-b", Secret: Secret{Env: "TEAM_B_KEY"}, BudgetUSD: 100, BudgetPeriod: PeriodDaily},
+			{Index: 2, Name: "ci", SHA256: "3dd5ab4abee1619e41b5cc8b1ae3ac3b553086c999220b7b6459d78a108b696d", Models: []string{"*"},
+				BudgetPeriod: PeriodTotal},
+		},
+		AdminKey:        Secret{Env: "AIGW_ADMIN_KEY"},
+		RedisURL:        Secret{Env: "REDIS_URL"},
+		RedisFailClosed: true,
+		DatabaseURL:     Secret{Value: "postgres://gw@db.example.com:5432/usage"},
+	}
+	if diff := cmp.Diff(want, got.Access); diff != "" {
+		t.Errorf("Load(%q) access mismatch (-want +got):\n%s", path, diff)
+	}
+	// Price is per deployment: entries of one pool may differ.
+	prices := []*Price{{Input: 2.5, Output: 10, CachedInput: 1.25}, {Input: 2.75, Output: 11, CachedInput: 2.75}, {}}
+	for i, p := range prices {
+		if diff := cmp.Diff(p, got.Models[i].Price); diff != "" {
+			t.Errorf("models[%d].Price mismatch (-want +got):\n%s", i, diff)
+		}
+	}
+	repriced := got.Models[0]
+	repriced.Price = &Price{Input: 5, Output: 20, CachedInput: 5}
+	if repriced.PoolKey() != got.Models[0].PoolKey() {
+		t.Error("a new price changed the PoolKey (the deployment's breaker state would reset)")
+	}
+	if l := got.Keys[1].Label(); l != `keys[1] (name "team-b")` {
+		t.Errorf("Label() = %s", l)
+	}
+}
+
+// Without the access members the gateway is open, limits stay in memory
+// and usage goes to SQLite: everything zero.
+func TestAccessDefaults(t *testing.T) {
+	f, err := Load(filepath.Join("testdata", "full.good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Access{}, f.Access); diff != "" {
+		t.Errorf("access of a file without keys (-want +got):\n%s", diff)
+	}
+	for _, m := range f.Models {
+		if m.Price != nil {
+			t.Errorf("%s: Price = %+v, want nil", m.Label(), m.Price)
+		}
+	}
+}
+
+// A budget with no period is monthly; "open" is the default Redis failure
+// mode.
+func TestKeyDefaults(t *testing.T) {
+	f, err := Parse("m.json", []byte(`{"models": [{"id": "x", "adapter": "openai_compat", "base_url": "http://h/v1"}],
+		"redis_failure": "open",
+		"keys": [{"name": "a", "key": "0123456789abcdef", "budget_usd": 1}, {"name": "b", "key": "0123456789abcdeg"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := f.Keys[0]; k.BudgetPeriod != PeriodMonthly || k.Models != nil {
+		t.Errorf("keys[0]: period %q, models %v", k.BudgetPeriod, k.Models)
+	}
+	if k := f.Keys[1]; k.BudgetPeriod != "" || k.RPM != 0 {
+		t.Errorf("keys[1] without limits: %+v", k)
+	}
+	if f.RedisFailClosed {
+		t.Error(`"redis_failure": "open" gave fail closed`)
 	}
 }

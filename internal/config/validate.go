@@ -17,6 +17,13 @@ import (
 // wireFile mirrors the top level of models.json.
 type wireFile struct {
 	Models []json.RawMessage `json:"models"` // decoded one by one for per-entry messages
+
+	// Access (see parseAccess).
+	Keys         *[]json.RawMessage `json:"keys"` // decoded one by one, like models
+	AdminKey     *string            `json:"admin_key"`
+	RedisURL     *string            `json:"redis_url"`
+	RedisFailure *string            `json:"redis_failure"`
+	DatabaseURL  *string            `json:"database_url"`
 }
 
 // wireModel mirrors one models.json entry. Pointer fields tell "absent" from
@@ -47,6 +54,7 @@ type wireModel struct {
 	FetchImages  *bool              `json:"fetch_images"`            // gemini only
 	FetchPrivate *bool              `json:"fetch_private_addresses"` // with fetch_images only
 	Template     *json.RawMessage   `json:"template"`                // protocol template only
+	Price        *json.RawMessage   `json:"price"`                   // USD per million tokens
 
 	// process adapter
 	Command        *[]string          `json:"command"`
@@ -98,8 +106,9 @@ const (
 	envPrefix    = "ENV:"
 )
 
-// parseTop checks the top-level object and returns the raw entries.
-func parseTop(top json.RawMessage) ([]json.RawMessage, error) {
+// parseTop checks the top-level object and returns it decoded; the model
+// and key entries are still raw.
+func parseTop(top json.RawMessage) (*wireFile, error) {
 	if k := kindOf(top); k != "object" {
 		return nil, fmt.Errorf(`must be a JSON object with a "models" array, got %s`, k)
 	}
@@ -113,21 +122,24 @@ func parseTop(top json.RawMessage) ([]json.RawMessage, error) {
 	case len(w.Models) == 0:
 		return nil, errors.New("models: must list at least one model")
 	}
-	return w.Models, nil
+	return &w, nil
 }
 
 // peekID returns the entry's id if it is a string, or "" when it cannot be
 // known; it only serves to label messages, so it never fails.
-func peekID(raw json.RawMessage) string {
+func peekID(raw json.RawMessage) string { return peekString(raw, "id") }
+
+// peekString returns the string member name of the object raw, or "".
+func peekString(raw json.RawMessage, name string) string {
 	members, err := objectMembers(raw)
 	if err != nil {
 		return ""
 	}
-	var id string
-	if v, ok := lookup(members, "id"); ok {
-		_ = json.Unmarshal(v, &id)
+	var s string
+	if v, ok := lookup(members, name); ok {
+		_ = json.Unmarshal(v, &s)
 	}
-	return id
+	return s
 }
 
 // parseModel decodes and validates one entry and applies defaults. Errors
@@ -205,6 +217,13 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		return m, errors.New(`template: required for "protocol": "template"`)
 	}
 
+	if w.Price != nil {
+		p, err := parsePrice(*w.Price)
+		if err != nil {
+			return m, fmt.Errorf("price: %w", err)
+		}
+		m.Price = p
+	}
 	if w.APIKey != nil {
 		if err := setAPIKey(&m, *w.APIKey); err != nil {
 			return m, fmt.Errorf("api_key: %w", err)

@@ -26,6 +26,7 @@ import (
 	"aigateway/internal/adapter/template"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/keys"
 	"aigateway/internal/redact"
 )
 
@@ -210,6 +211,8 @@ type Deployment struct {
 	Protocol adapter.Protocol
 	// MaxOutputTokens is the entry's max_output_tokens; 0: no cap.
 	MaxOutputTokens int64
+	// Price is what the entry's upstream charges; nil: unknown (cost 0).
+	Price *config.Price
 }
 
 // Model is a model id as clients see it: a pool of deployments plus the
@@ -243,6 +246,7 @@ type Registry struct {
 	procs       []procSlots // the slots of the process deployments, for the next reload
 	listJSON    []byte
 	listed      []string // the ids of listJSON, in its order
+	keys        *keys.Ring
 }
 
 // Build creates the adapters for f. An enabled deployment that lacks its
@@ -260,6 +264,12 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 	}
 	d.slots = newSlotHandover(d.Previous, f)
 	r := &Registry{byID: make(map[string]*Model, len(f.Models)), byKey: make(map[string]*Deployment, len(f.Models))}
+	r.keys, _ = keys.NewRing(f.Keys, d.LookupEnv)
+	for _, u := range r.keys.Unusable() {
+		// A warning, unlike a model without its key: a client holding
+		// this key is refused until the variable is set.
+		d.Logger.Warn("gateway key unusable", "key", u.Key.Name, "reason", u.Reason)
+	}
 	list := modelList{Object: "list", Data: []modelObject{}}
 	var order []*Model
 	keys := make([]string, 0, len(f.Models))
@@ -275,7 +285,7 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		cm := &f.Models[i]
 		dep := &Deployment{Label: cm.DeploymentName(), AdapterType: cm.Adapter, Upstream: upstreamOf(cm), Model: cm.Model,
 			Enabled: cm.Enabled, Weight: cm.Weight, Priority: cm.Priority, KeepAlive: cm.KeepAlive,
-			Protocol: protocolOf(cm), MaxOutputTokens: int64(cm.MaxOutputTokens)}
+			Protocol: protocolOf(cm), MaxOutputTokens: int64(cm.MaxOutputTokens), Price: cm.Price}
 		dep.key = cm.PoolKey()
 		r.deployments = append(r.deployments, dep)
 		r.ids = append(r.ids, cm.ID)
@@ -407,6 +417,10 @@ func (r *Registry) Lookup(id string) (*Model, bool) {
 	m, ok := r.byID[id]
 	return m, ok
 }
+
+// Keys returns the gateway keys of the config. The ring is open (every
+// client is served) when the config has no keys.
+func (r *Registry) Keys() *keys.Ring { return r.keys }
 
 // Close releases adapters that hold resources (running local programs). It
 // is called when the gateway stops, after in-flight requests drained.
