@@ -6,6 +6,8 @@ package registry
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -247,6 +249,10 @@ type Registry struct {
 	listJSON    []byte
 	listed      []string // the ids of listJSON, in its order
 	keys        *keys.Ring
+	// adminDigest is the SHA-256 of the admin key; adminSet is false
+	// when none is configured or its variable is unset.
+	adminDigest [32]byte
+	adminSet    bool
 }
 
 // Build creates the adapters for f. An enabled deployment that lacks its
@@ -269,6 +275,17 @@ func Build(f *config.File, d Deps) (*Registry, error) {
 		// A warning, unlike a model without its key: a client holding
 		// this key is refused until the variable is set.
 		d.Logger.Warn("gateway key unusable", "key", u.Key.Name, "reason", u.Reason)
+	}
+	if f.AdminKey.IsSet() {
+		if v, reason, ok := f.AdminKey.Resolve(d.LookupEnv); ok {
+			r.adminDigest, r.adminSet = sha256.Sum256([]byte(v)), true
+		} else {
+			// Configured but missing: refuse every admin request rather
+			// than fall back to an open admin API.
+			rand.Read(r.adminDigest[:]) //nolint:errcheck // never fails
+			r.adminSet = true
+			d.Logger.Warn("admin key unusable: the admin API refuses every request", "reason", reason)
+		}
 	}
 	list := modelList{Object: "list", Data: []modelObject{}}
 	var order []*Model
@@ -421,6 +438,10 @@ func (r *Registry) Lookup(id string) (*Model, bool) {
 // Keys returns the gateway keys of the config. The ring is open (every
 // client is served) when the config has no keys.
 func (r *Registry) Keys() *keys.Ring { return r.keys }
+
+// AdminDigest returns the SHA-256 of the admin key (admin_key), to
+// compare in constant time; set is false when there is none.
+func (r *Registry) AdminDigest() (digest [32]byte, set bool) { return r.adminDigest, r.adminSet }
 
 // Close releases adapters that hold resources (running local programs). It
 // is called when the gateway stops, after in-flight requests drained.
