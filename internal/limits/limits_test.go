@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // clock is a test clock that moves only when told.
@@ -435,3 +434,17 @@ func TestPeriodAt(t *testing.T) {
 	}
 }
 
+// TestHugeLimits: limits so high that a unit takes less than a
+// microsecond still work (a Redis TTL of 0 would be an error).
+func TestHugeLimits(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, newL newLimiterFunc) {
+		l := newL(t, newClock(start), nil)
+		a := Ask{Key: "k", Limits: benchLimits, Tokens: 500, CostUSD: 0.01}
+		for range 10 {
+			l.Settle(context.Background(), mustAllow(t, l, a), 480, 0.009)
+		}
+		if st := l.Status(); !st.OK {
+			t.Fatalf("Status %+v", st)
+		}
+	})
+}

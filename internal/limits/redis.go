@@ -358,7 +358,7 @@ func (r *Redis) failed(err error) {
 	if r.failClosed {
 		mode = "failing closed: requests with limits are refused"
 	}
-	r.log.Error("limits: redis unreachable, "+mode, "err", msg)
+	r.log.Error("limits: redis failed, "+mode, "err", msg)
 }
 
 // succeeded records that Redis answered, logging the change from down and

@@ -81,14 +81,14 @@ if #refused > 0 then
 end
 
 if rpm > 0 then
-  redis.call('SET', KEYS[1], string.format('%.0f', rnext), 'PX', math.ceil((rnext - now) / 1000))
+  redis.call('SET', KEYS[1], string.format('%.0f', rnext), 'PX', math.max(1, math.ceil((rnext - now) / 1000)))
 end
 if tpm > 0 and tnext > now then
-  redis.call('SET', KEYS[2], string.format('%.0f', tnext), 'PX', math.ceil((tnext - now) / 1000))
+  redis.call('SET', KEYS[2], string.format('%.0f', tnext), 'PX', math.max(1, math.ceil((tnext - now) / 1000)))
 end
 if maxc > 0 then
   redis.call('ZADD', KEYS[3], now + lease, ARGV[6])
-  redis.call('PEXPIRE', KEYS[3], math.ceil(lease / 1000))
+  redis.call('PEXPIRE', KEYS[3], math.max(1, math.ceil(lease / 1000)))
 end
 if budget > 0 and tonumber(ARGV[9]) > 0 then
   redis.call('HINCRBYFLOAT', KEYS[4], 'reserved', ARGV[9])
@@ -112,7 +112,7 @@ if tpm > 0 and delta ~= 0 then
   if v then tat = math.max(tonumber(v), now) end
   tat = tat + delta * 60000000 / tpm
   if tat > now then
-    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000))
+    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.max(1, math.ceil((tat - now) / 1000)))
   else
     redis.call('DEL', KEYS[1])
   end
