@@ -448,3 +448,21 @@ func TestHugeLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestSettleAfterTheClientLeft: Settle runs with the request's context,
+// which is cancelled when the client has gone; the slot and the
+// reservation must come back all the same.
+func TestSettleAfterTheClientLeft(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, newL newLimiterFunc) {
+		l := newL(t, newClock(start), nil)
+		a := Ask{Key: "k", Limits: Limits{MaxConcurrency: 1, BudgetUSD: 1}, CostUSD: 1}
+		ctx, cancel := context.WithCancel(context.Background())
+		d, err := l.Admit(ctx, a)
+		if err != nil || !d.Allowed {
+			t.Fatalf("Admit: %v %+v", err, d)
+		}
+		cancel()
+		l.Settle(ctx, d.Ticket, 0, 0)
+		mustAllow(t, l, a)
+	})
+}

@@ -248,3 +248,20 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestRedisLeaseFreesACrashedReplicasSlots: a ticket never settled (its
+// replica died) holds its concurrency slot for the lease only.
+func TestRedisLeaseFreesACrashedReplicasSlots(t *testing.T) {
+	url := redisURL(t)
+	c := newClock(start)
+	prefix := testPrefix(t)
+	crashed := newTestRedis(t, url, RedisOptions{Now: c.Now, Prefix: prefix})
+	alive := newTestRedis(t, url, RedisOptions{Now: c.Now, Prefix: prefix})
+	a := Ask{Key: "k", Limits: Limits{MaxConcurrency: 1}}
+	mustAllow(t, crashed, a) // never settled
+	mustRefuse(t, alive, a, ReasonConcurrency, time.Second)
+	c.Advance(leaseTTL - time.Microsecond)
+	mustRefuse(t, alive, a, ReasonConcurrency, time.Second)
+	c.Advance(time.Microsecond)
+	mustAllow(t, alive, a)
+}
