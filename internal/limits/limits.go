@@ -36,11 +36,11 @@
 // beyond its reservation). A ticket settles into the period it was
 // admitted in. When a key's period is first seen (in Memory, or by this
 // process in Redis) its spending so far is read from the ledger
-// (Options.Spent), so that a restart does not reset a budget.
+// (MemoryOptions.Spent, RedisOptions.Spent), so that a restart does not reset a budget.
 //
 // Every check and take of one Admit is atomic: Memory holds one mutex per
 // key, Redis runs one Lua script (one round trip); Settle is one more.
-// Redis replicas use their own clocks (Options.Now): keep them in sync.
+// Redis replicas use their own clocks (RedisOptions.Now): keep them in sync.
 //
 // When Redis cannot be reached, Redis fails open (each replica enforces the
 // limits in memory on its own, so the total may reach replicas × limit) or
@@ -156,6 +156,6 @@ type Limiter interface {
 type Status struct {
 	Store string // "memory" or "redis"
 	OK    bool   // false: Redis unreachable (failing open or closed)
-	Mode  string // "shared", "fail_open" (per-process limits while Redis is down), "fail_closed"
+	Mode  string // "local" (Memory), "shared", "fail_open" (per-process limits while Redis is down), "fail_closed"
 	Error string // the last error, without credentials
 }
