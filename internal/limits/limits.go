@@ -154,8 +154,8 @@ type Limiter interface {
 
 // Status is a limiter's state for /health.
 type Status struct {
-	Store string // "memory" or "redis"
-	OK    bool   // false: Redis unreachable (failing open or closed)
-	Mode  string // "local" (Memory), "shared", "fail_open" (per-process limits while Redis is down), "fail_closed"
-	Error string // the last error, without credentials
+	Store string `json:"store"`           // "memory" or "redis"
+	OK    bool   `json:"ok"`              // false: Redis unreachable (failing open or closed)
+	Mode  string `json:"mode"`            // "local" (Memory), "shared", "fail_open" (per-process limits while Redis is down), "fail_closed"
+	Error string `json:"error,omitempty"` // the last error, without credentials
 }
