@@ -87,7 +87,7 @@ func openSQLite(ctx context.Context, path string, migrations []string) (*SQLite,
 	}
 	// busy_timeout first, so that switching to WAL waits for other
 	// processes instead of failing.
-	const pragmas = "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	const pragmas = "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
 	write, err := sql.Open("sqlite", path+pragmas+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("ledger: opening SQLite %q: %w", path, err)
