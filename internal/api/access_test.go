@@ -65,7 +65,7 @@ func (l *memLedger) next(t *testing.T) ledger.Record {
 	return l.records[len(l.records)-1]
 }
 
-func chatBody(model string, stream bool) string {
+func keyedChat(model string, stream bool) string {
 	return `{"model": "` + model + `", "stream": ` + strconv.FormatBool(stream) + `, "messages": [{"role": "user", "content": "hi"}]}`
 }
 
@@ -82,7 +82,7 @@ func TestGatewayKeyEveryHeaderStyle(t *testing.T) {
 		{"query", "/v1/chat/completions?key=" + teamKey, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, _, body := g.post(t, tc.path, chatBody("chat", false), tc.header...)
+			status, _, body := g.post(t, tc.path, keyedChat("chat", false), tc.header...)
 			if status != http.StatusOK {
 				t.Fatalf("status %d: %s", status, body)
 			}
@@ -117,7 +117,7 @@ func TestGatewayKeyMissingOrUnknown(t *testing.T) {
 		{"prefix of a real key", "invalid_api_key", []string{"Authorization", "Bearer " + teamKey[:10]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), tc.header...)
+			status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), tc.header...)
 			if status != http.StatusUnauthorized {
 				t.Fatalf("status %d, want 401: %s", status, body)
 			}
@@ -180,7 +180,7 @@ func TestGatewayKeyModelAllowlist(t *testing.T) {
 	})
 	auth := []string{"Authorization", "Bearer " + teamKey}
 	for model, want := range map[string]int{"chat": 200, "claude-x": 200, "other": 403, "no-such-model": 403} {
-		status, _, body := g.post(t, "/v1/chat/completions", chatBody(model, false), auth...)
+		status, _, body := g.post(t, "/v1/chat/completions", keyedChat(model, false), auth...)
 		if status != want {
 			t.Errorf("%s: status %d, want %d: %s", model, status, want, body)
 		}
@@ -235,7 +235,7 @@ func TestRequestsPerMinuteLimit(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop(`"rpm": 2`), limiter: limits.NewMemory(limits.MemoryOptions{})})
 	auth := []string{"Authorization", "Bearer " + teamKey}
 	for i := range 2 {
-		status, h, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...)
+		status, h, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
 		if status != http.StatusOK {
 			t.Fatalf("request %d: %d %s", i+1, status, body)
 		}
@@ -243,7 +243,7 @@ func TestRequestsPerMinuteLimit(t *testing.T) {
 			t.Errorf("request %d: x-ratelimit headers %v", i+1, h)
 		}
 	}
-	status, h, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...)
+	status, h, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("third request: %d %s, want 429", status, body)
 	}
@@ -257,7 +257,7 @@ func TestRequestsPerMinuteLimit(t *testing.T) {
 		t.Errorf("x-ratelimit headers on the 429: %v", h)
 	}
 	// Another key has its own limits.
-	if status, _, _ := g.post(t, "/v1/chat/completions", chatBody("chat", false), "Authorization", "Bearer "+otherKey); status != http.StatusOK {
+	if status, _, _ := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+otherKey); status != http.StatusOK {
 		t.Errorf("team-b: %d, want 200", status)
 	}
 	// The OpenAI SDK reads the 429 as a rate limit error.
@@ -275,10 +275,10 @@ func TestTokensPerMinuteLimitCountsReportedUsage(t *testing.T) {
 	auth := []string{"Authorization", "Bearer " + teamKey, "X-Mock", `{"prompt_tokens": 90, "completion_tokens": 60}`}
 	// The estimate (a short body) fits; the reported 150 tokens use up
 	// the minute.
-	if status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...); status != http.StatusOK {
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...); status != http.StatusOK {
 		t.Fatalf("first: %d %s", status, body)
 	}
-	status, h, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...)
+	status, h, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
 	if status != http.StatusTooManyRequests || decodeOpenAIError(t, body).Type != "tokens" {
 		t.Fatalf("second: %d %s, want 429 tokens", status, body)
 	}
@@ -291,7 +291,7 @@ func TestConcurrencyLimitAndSlotFreedWhenClientLeaves(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop(`"max_concurrency": 1`), limiter: limits.NewMemory(limits.MemoryOptions{})})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(chatBody("chat", true)))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true)))
 	req.Header.Set("Authorization", "Bearer "+teamKey)
 	req.Header.Set("X-Mock", `{"hang_after_chunks": 1}`)
 	resp, err := http.DefaultClient.Do(req)
@@ -303,14 +303,14 @@ func TestConcurrencyLimitAndSlotFreedWhenClientLeaves(t *testing.T) {
 	if _, err := resp.Body.Read(buf); err != nil { // the stream started
 		t.Fatal(err)
 	}
-	status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), "Authorization", "Bearer "+teamKey)
+	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+teamKey)
 	if status != http.StatusTooManyRequests || !strings.Contains(body, "in flight") {
 		t.Fatalf("second request while one is in flight: %d %s, want 429", status, body)
 	}
 	cancel() // the client leaves: its slot must come back
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		status, _, body = g.post(t, "/v1/chat/completions", chatBody("chat", false), "Authorization", "Bearer "+teamKey)
+		status, _, body = g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+teamKey)
 		if status == http.StatusOK {
 			break
 		}
@@ -329,13 +329,13 @@ func TestBudgetRefusesOnceSpent(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop(`"budget_usd": 10, "budget_period": "daily"`), chatDefaults: price1PerToken,
 		limiter: limits.NewMemory(limits.MemoryOptions{}), ledger: led})
 	auth := []string{"Authorization", "Bearer " + teamKey, "X-Mock", `{"prompt_tokens": 6, "completion_tokens": 6}`}
-	if status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...); status != http.StatusOK {
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...); status != http.StatusOK {
 		t.Fatalf("first: %d %s", status, body)
 	}
 	if r := led.next(t); r.CostUSD != 12 || r.Key != "team-a" || r.Outcome != ledger.OutcomeCompleted {
 		t.Errorf("record %+v, want cost 12 for team-a, completed", r)
 	}
-	status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth...)
+	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("over budget: %d %s, want 429", status, body)
 	}
@@ -361,14 +361,14 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	}
 	ok := func(step string) {
 		t.Helper()
-		if status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth(`{}`)...); status != http.StatusOK {
+		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth(`{}`)...); status != http.StatusOK {
 			t.Fatalf("after %s: %d %s", step, status, body)
 		}
 		led.next(t)
 	}
 	ok("start")
 	// The upstream fails.
-	if status, _, _ := g.post(t, "/v1/chat/completions", chatBody("chat", false), auth(`{"status": 500}`)...); status != http.StatusInternalServerError {
+	if status, _, _ := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth(`{"status": 500}`)...); status != http.StatusInternalServerError {
 		t.Fatalf("upstream 500: got %d", status)
 	}
 	if r := led.next(t); r.Outcome != ledger.OutcomeUpstreamError {
@@ -376,7 +376,7 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	}
 	ok("an upstream error")
 	// A stream breaks off.
-	status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", true), auth(`{"cut_after": 1}`)...)
+	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", true), auth(`{"cut_after": 1}`)...)
 	if status != http.StatusOK || strings.Contains(body, "[DONE]") {
 		t.Fatalf("cut stream: %d %s", status, body)
 	}
@@ -386,7 +386,7 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	ok("a cut stream")
 	// The client leaves mid-stream.
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(chatBody("chat", true)))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true)))
 	for i, h := 0, auth(`{"hang_after_chunks": 1}`); i < len(h); i += 2 {
 		req.Header.Set(h[i], h[i+1])
 	}
@@ -414,7 +414,7 @@ func TestAdminUsageAndRequests(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop("") + `"admin_key": "admin-secret-0123456789",`, chatDefaults: price1PerToken,
 		limiter: limits.NewMemory(limits.MemoryOptions{}), ledger: w, usage: store})
 	for _, k := range []string{teamKey, teamKey, otherKey} {
-		if status, _, body := g.post(t, "/v1/chat/completions", chatBody("chat", false), "Authorization", "Bearer "+k,
+		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+k,
 			"X-Mock", `{"prompt_tokens": 3, "completion_tokens": 4}`); status != http.StatusOK {
 			t.Fatalf("%d %s", status, body)
 		}
