@@ -65,8 +65,14 @@ func (l *memLedger) next(t *testing.T) ledger.Record {
 	return l.records[len(l.records)-1]
 }
 
-func keyedChat(model string, stream bool) string {
-	return `{"model": "` + model + `", "stream": ` + strconv.FormatBool(stream) + `, "messages": [{"role": "user", "content": "hi"}]}`
+// keyedChat is a chat request; mock, when given, is the mock upstream's
+// directive for it.
+func keyedChat(model string, stream bool, mock ...string) string {
+	m := ""
+	if len(mock) > 0 {
+		m = `, "mock": ` + mock[0]
+	}
+	return `{"model": "` + model + `", "stream": ` + strconv.FormatBool(stream) + `, "messages": [{"role": "user", "content": "hi"}]` + m + `}`
 }
 
 func TestGatewayKeyEveryHeaderStyle(t *testing.T) {
@@ -272,13 +278,14 @@ func TestRequestsPerMinuteLimit(t *testing.T) {
 
 func TestTokensPerMinuteLimitCountsReportedUsage(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop(`"tpm": 100`), limiter: limits.NewMemory(limits.MemoryOptions{})})
-	auth := []string{"Authorization", "Bearer " + teamKey, "X-Mock", `{"prompt_tokens": 90, "completion_tokens": 60}`}
+	auth := []string{"Authorization", "Bearer " + teamKey}
+	mock := `{"prompt_tokens": 90, "completion_tokens": 60}`
 	// The estimate (a short body) fits; the reported 150 tokens use up
 	// the minute.
-	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...); status != http.StatusOK {
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false, mock), auth...); status != http.StatusOK {
 		t.Fatalf("first: %d %s", status, body)
 	}
-	status, h, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
+	status, h, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false, mock), auth...)
 	if status != http.StatusTooManyRequests || decodeOpenAIError(t, body).Type != "tokens" {
 		t.Fatalf("second: %d %s, want 429 tokens", status, body)
 	}
@@ -291,9 +298,8 @@ func TestConcurrencyLimitAndSlotFreedWhenClientLeaves(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop(`"max_concurrency": 1`), limiter: limits.NewMemory(limits.MemoryOptions{})})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true)))
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true, `{"hang_after_chunks": 1}`)))
 	req.Header.Set("Authorization", "Bearer "+teamKey)
-	req.Header.Set("X-Mock", `{"hang_after_chunks": 1}`)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -328,14 +334,15 @@ func TestBudgetRefusesOnceSpent(t *testing.T) {
 	led := newMemLedger()
 	g := startGateway(t, gatewayOptions{top: keysTop(`"budget_usd": 10, "budget_period": "daily"`), chatDefaults: price1PerToken,
 		limiter: limits.NewMemory(limits.MemoryOptions{}), ledger: led})
-	auth := []string{"Authorization", "Bearer " + teamKey, "X-Mock", `{"prompt_tokens": 6, "completion_tokens": 6}`}
-	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...); status != http.StatusOK {
+	auth := []string{"Authorization", "Bearer " + teamKey}
+	mock := `{"prompt_tokens": 6, "completion_tokens": 6}`
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false, mock), auth...); status != http.StatusOK {
 		t.Fatalf("first: %d %s", status, body)
 	}
 	if r := led.next(t); r.CostUSD != 12 || r.Key != "team-a" || r.Outcome != ledger.OutcomeCompleted {
 		t.Errorf("record %+v, want cost 12 for team-a, completed", r)
 	}
-	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...)
+	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false, mock), auth...)
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("over budget: %d %s, want 429", status, body)
 	}
@@ -356,19 +363,17 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	// dents: a leaked slot or reservation refuses the next request.
 	g := startGateway(t, gatewayOptions{top: keysTop(`"max_concurrency": 1, "budget_usd": 1000000`), chatDefaults: price1PerToken + `"retries": 0,`,
 		limiter: limits.NewMemory(limits.MemoryOptions{}), ledger: led})
-	auth := func(mock string) []string {
-		return []string{"Authorization", "Bearer " + teamKey, "X-Mock", mock}
-	}
+	auth := []string{"Authorization", "Bearer " + teamKey}
 	ok := func(step string) {
 		t.Helper()
-		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth(`{}`)...); status != http.StatusOK {
+		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth...); status != http.StatusOK {
 			t.Fatalf("after %s: %d %s", step, status, body)
 		}
 		led.next(t)
 	}
 	ok("start")
 	// The upstream fails.
-	if status, _, _ := g.post(t, "/v1/chat/completions", keyedChat("chat", false), auth(`{"status": 500}`)...); status != http.StatusInternalServerError {
+	if status, _, _ := g.post(t, "/v1/chat/completions", keyedChat("chat", false, `{"status": 500}`), auth...); status != http.StatusInternalServerError {
 		t.Fatalf("upstream 500: got %d", status)
 	}
 	if r := led.next(t); r.Outcome != ledger.OutcomeUpstreamError {
@@ -376,7 +381,7 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	}
 	ok("an upstream error")
 	// A stream breaks off.
-	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", true), auth(`{"cut_after": 1}`)...)
+	status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", true, `{"cut_after": 1}`), auth...)
 	if status != http.StatusOK || strings.Contains(body, "[DONE]") {
 		t.Fatalf("cut stream: %d %s", status, body)
 	}
@@ -386,10 +391,8 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	ok("a cut stream")
 	// The client leaves mid-stream.
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true)))
-	for i, h := 0, auth(`{"hang_after_chunks": 1}`); i < len(h); i += 2 {
-		req.Header.Set(h[i], h[i+1])
-	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/chat/completions", strings.NewReader(keyedChat("chat", true, `{"hang_after_chunks": 1}`)))
+	req.Header.Set("Authorization", "Bearer "+teamKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -414,8 +417,8 @@ func TestAdminUsageAndRequests(t *testing.T) {
 	g := startGateway(t, gatewayOptions{top: keysTop("") + `"admin_key": "admin-secret-0123456789",`, chatDefaults: price1PerToken,
 		limiter: limits.NewMemory(limits.MemoryOptions{}), ledger: w, usage: store})
 	for _, k := range []string{teamKey, teamKey, otherKey} {
-		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+k,
-			"X-Mock", `{"prompt_tokens": 3, "completion_tokens": 4}`); status != http.StatusOK {
+		if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false, `{"prompt_tokens": 3, "completion_tokens": 4}`),
+			"Authorization", "Bearer "+k); status != http.StatusOK {
 			t.Fatalf("%d %s", status, body)
 		}
 	}

@@ -105,6 +105,10 @@ type Model struct {
 	// takes: ToolCallIDsAsSent (the default, "") or ToolCallIDsAlnum9,
 	// the default for Mistral's API.
 	ToolCallIDs string
+	// NoStreamUsage ("stream_usage": false) keeps an openai_compat entry
+	// from asking its upstream for a stream's usage
+	// (stream_options.include_usage), for servers that refuse the field.
+	NoStreamUsage bool
 	// Price is what the entry's upstream charges; nil: unknown, cost 0.
 	Price *Price
 

@@ -145,6 +145,7 @@ var badFiles = map[string]string{
 	"drop-params-string.bad.json":           `: models[0] (id "x"): drop_params: must be true or false, got string`,
 	"drop-params-null.bad.json":             `: models[0] (id "x"): drop_params: must be true or false, got null`,
 	"tool-call-ids-anthropic.bad.json":      `: models[0] (id "x"): tool_call_ids: only for openai_compat entries; the other adapters write ids their upstreams take`,
+	"stream-usage-anthropic.bad.json":       `: models[0] (id "x"): stream_usage: only for openai_compat entries; the other adapters always know a stream's usage`,
 	"tool-call-ids-unknown.bad.json":        `: models[0] (id "x"): tool_call_ids: must be "as_sent" or "alnum9" (exactly 9 letters and digits, as Mistral requires), got "short"`,
 	"responses-anthropic.bad.json":          `: models[0] (id "x"): responses: only for openai_compat entries; other adapters always convert /v1/responses requests`,
 	"responses-unknown.bad.json":            `: models[0] (id "x"): responses: must be "native" (the upstream serves /responses) or "convert", got "yes"`,
@@ -571,5 +572,25 @@ func TestKeyDefaults(t *testing.T) {
 	}
 	if f.RedisFailClosed {
 		t.Error(`"redis_failure": "open" gave fail closed`)
+	}
+}
+// "stream_usage": false is the escape hatch for servers that refuse
+// stream_options; by default the gateway asks every stream for its usage.
+func TestStreamUsage(t *testing.T) {
+	for _, c := range []struct {
+		entry string
+		want  bool // NoStreamUsage
+	}{
+		{``, false},
+		{`, "stream_usage": true`, false},
+		{`, "stream_usage": false`, true},
+	} {
+		f, err := Parse("m.json", []byte(`{"models": [{"id": "x", "adapter": "openai_compat", "base_url": "http://127.0.0.1:8000/v1"`+c.entry+`}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := f.Models[0].NoStreamUsage; got != c.want {
+			t.Errorf("%q: NoStreamUsage %v, want %v", c.entry, got, c.want)
+		}
 	}
 }

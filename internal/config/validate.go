@@ -48,6 +48,7 @@ type wireModel struct {
 	ContextWin  *int     `json:"context_window"`     // tokens, for the inbound model lists
 	Responses   *string  `json:"responses"`          // openai_compat: "native" or "convert"
 	ToolCallIDs *string  `json:"tool_call_ids"`      // openai_compat: "as_sent" or "alnum9"
+	StreamUsage *bool    `json:"stream_usage"`       // openai_compat: false leaves stream_options alone
 
 	Protocol     *string            `json:"protocol"`                // custom_http only
 	Headers      *map[string]string `json:"headers"`                 // extra upstream headers
@@ -294,6 +295,12 @@ func parseModel(raw json.RawMessage) (Model, error) {
 		default:
 			return m, fmt.Errorf(`tool_call_ids: must be "as_sent" or "alnum9" (exactly 9 letters and digits, as Mistral requires), got %q`, *v)
 		}
+	}
+	if v := w.StreamUsage; v != nil {
+		if m.Adapter != AdapterOpenAICompat {
+			return m, errors.New(`stream_usage: only for openai_compat entries; the other adapters always know a stream's usage`)
+		}
+		m.NoStreamUsage = !*v
 	}
 	if t := w.Timeout; t != nil {
 		d := time.Duration(math.Round(*t * float64(time.Second)))

@@ -24,8 +24,18 @@ type Fields struct {
 	// are inserted.
 	ObjectStart int
 
-	Stream         bool
-	IncludeUsage   bool // stream_options.include_usage
+	Stream       bool
+	IncludeUsage bool // stream_options.include_usage
+	// StreamOptionsStart and StreamOptionsEnd delimit the raw value of
+	// "stream_options", and IncludeUsageStart and IncludeUsageEnd the raw
+	// value of its "include_usage", so that PatchRequest can turn usage on
+	// without decoding the body. An End of 0 means the member is absent.
+	StreamOptionsStart, StreamOptionsEnd int
+	IncludeUsageStart, IncludeUsageEnd   int
+	// StreamOptionsObject and StreamOptionsNull report that
+	// "stream_options" is an object, or null.
+	StreamOptionsObject, StreamOptionsNull bool
+
 	HasMessages    bool // "messages" is present
 	MessagesOK     bool // "messages" is a non-empty array
 	HasTemperature bool
@@ -116,7 +126,12 @@ func (f *Fields) member(key string, value *gjson.Result, seen *uint64) *Error {
 			return &Error{Message: `"stream" must be a boolean`, Type: TypeInvalidRequest, Param: "stream", Code: "invalid_type"}
 		}
 	case fieldStreamOptions:
-		f.IncludeUsage = value.Get("include_usage").Type == gjson.True
+		f.StreamOptionsStart, f.StreamOptionsEnd = value.Index, value.Index+len(value.Raw)
+		f.StreamOptionsObject, f.StreamOptionsNull = value.IsObject(), value.Type == gjson.Null
+		if iu := value.Get("include_usage"); iu.Exists() {
+			f.IncludeUsage = iu.Type == gjson.True
+			f.IncludeUsageStart, f.IncludeUsageEnd = iu.Index, iu.Index+len(iu.Raw)
+		}
 	case fieldMessages:
 		f.HasMessages = true
 		f.MessagesOK = value.IsArray() && !emptyArray(value.Raw)
@@ -145,27 +160,124 @@ func invalidJSON(err error) *Error {
 // them. It returns body itself when nothing changes, and never modifies body,
 // which is replayed on retries.
 func Patch(body []byte, f *Fields, modelJSON []byte, temperature *float64, maxTokens *int) []byte {
-	addTemp := temperature != nil && !f.HasTemperature
-	addMax := maxTokens != nil && !f.HasMaxTokens
-	sameModel := bytes.Equal(body[f.ModelStart:f.ModelEnd], modelJSON)
-	if sameModel && !addTemp && !addMax {
+	return PatchRequest(body, f, Edit{ModelJSON: modelJSON, Temperature: temperature, MaxTokens: maxTokens})
+}
+
+// Edit is what PatchRequest changes in a request body.
+type Edit struct {
+	// ModelJSON replaces the model value; an encoded JSON string.
+	ModelJSON []byte
+	// Temperature and MaxTokens are inserted when the client sent no such
+	// field; nil inserts nothing.
+	Temperature *float64
+	MaxTokens   *int
+	// IncludeUsage sets stream_options.include_usage to true, keeping the
+	// other members of stream_options, when Fields.CanIncludeUsage: the
+	// gateway learns a stream's usage even when the client did not ask.
+	IncludeUsage bool
+}
+
+// CanIncludeUsage reports whether PatchRequest can turn
+// stream_options.include_usage on: it is off, and stream_options is absent,
+// null or an object (another type is the client's error, for the upstream
+// to report).
+func (f *Fields) CanIncludeUsage() bool {
+	if f.IncludeUsage {
+		return false
+	}
+	return f.StreamOptionsEnd == 0 || f.StreamOptionsObject || f.StreamOptionsNull
+}
+
+// splice is one edit of a body: body[start:end] is replaced by text.
+type splice struct {
+	start, end int
+	text       []byte
+}
+
+var (
+	streamOptionsMember = []byte(`"stream_options":{"include_usage":true},`)
+	streamOptionsValue  = []byte(`{"include_usage":true}`)
+	includeUsageMember  = []byte(`"include_usage":true`)
+	includeUsageFirst   = []byte(`"include_usage":true,`)
+	includeUsageValue   = []byte(`true`)
+)
+
+// PatchRequest returns body with e applied, in one copy. It returns body
+// itself when nothing changes, and never modifies body, which is replayed
+// on retries.
+func PatchRequest(body []byte, f *Fields, e Edit) []byte {
+	addTemp := e.Temperature != nil && !f.HasTemperature
+	addMax := e.MaxTokens != nil && !f.HasMaxTokens
+	addUsage := e.IncludeUsage && f.CanIncludeUsage()
+	sameModel := bytes.Equal(body[f.ModelStart:f.ModelEnd], e.ModelJSON)
+	if sameModel && !addTemp && !addMax && !addUsage {
 		return body
 	}
-	out := make([]byte, 0, len(body)+len(modelJSON)+48)
-	out = append(out, body[:f.ObjectStart+1]...)
+	var headBuf [64]byte
+	head := headBuf[:0] // inserted after the opening brace
 	if addTemp {
-		out = append(out, `"temperature":`...)
-		out = strconv.AppendFloat(out, *temperature, 'g', -1, 64)
-		out = append(out, ',')
+		head = append(head, `"temperature":`...)
+		head = strconv.AppendFloat(head, *e.Temperature, 'g', -1, 64)
+		head = append(head, ',')
 	}
 	if addMax {
-		out = append(out, `"max_tokens":`...)
-		out = strconv.AppendInt(out, int64(*maxTokens), 10)
-		out = append(out, ',')
+		head = append(head, `"max_tokens":`...)
+		head = strconv.AppendInt(head, int64(*e.MaxTokens), 10)
+		head = append(head, ',')
 	}
-	out = append(out, body[f.ObjectStart+1:f.ModelStart]...)
-	out = append(out, modelJSON...)
-	return append(out, body[f.ModelEnd:]...)
+	var editBuf [3]splice
+	edits := append(editBuf[:0], splice{f.ObjectStart + 1, f.ObjectStart + 1, head}, splice{f.ModelStart, f.ModelEnd, e.ModelJSON})
+	if addUsage {
+		edits = append(edits, usageSplice(body, f))
+	}
+	// The edits touch disjoint spans; put them in body order (at most
+	// three, so an insertion sort).
+	for i := 1; i < len(edits); i++ {
+		for j := i; j > 0 && edits[j].start < edits[j-1].start; j-- {
+			edits[j], edits[j-1] = edits[j-1], edits[j]
+		}
+	}
+	n := len(body)
+	for _, s := range edits {
+		n += len(s.text) - (s.end - s.start)
+	}
+	out := make([]byte, 0, n)
+	at := 0
+	for _, s := range edits {
+		out = append(out, body[at:s.start]...)
+		out = append(out, s.text...)
+		at = s.end
+	}
+	return append(out, body[at:]...)
+}
+
+// usageSplice is the edit that turns stream_options.include_usage on; f
+// must satisfy CanIncludeUsage.
+func usageSplice(body []byte, f *Fields) splice {
+	switch {
+	case f.StreamOptionsEnd == 0: // absent: a new member first in the body
+		return splice{f.ObjectStart + 1, f.ObjectStart + 1, streamOptionsMember}
+	case f.StreamOptionsNull:
+		return splice{f.StreamOptionsStart, f.StreamOptionsEnd, streamOptionsValue}
+	case f.IncludeUsageEnd != 0: // false or null
+		return splice{f.IncludeUsageStart, f.IncludeUsageEnd, includeUsageValue}
+	}
+	// An object without include_usage: a new first member.
+	at := f.StreamOptionsStart + 1
+	if emptyObject(body[f.StreamOptionsStart:f.StreamOptionsEnd]) {
+		return splice{at, at, includeUsageMember}
+	}
+	return splice{at, at, includeUsageFirst}
+}
+
+// emptyObject reports whether raw, a JSON object, has no members.
+func emptyObject(raw []byte) bool {
+	for i := 1; i < len(raw); i++ {
+		if !isSpace(raw[i]) {
+			return raw[i] == '}'
+		}
+	}
+	return true
 }
 
 // QuoteString returns s as a JSON string.

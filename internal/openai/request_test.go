@@ -20,7 +20,8 @@ func TestPeek(t *testing.T) {
 		{"chat", `{"model":"gpt","messages":[{"role":"user","content":"hi"}]}`,
 			Fields{Model: "gpt", ModelStart: 9, ModelEnd: 14, HasMessages: true, MessagesOK: true}, ""},
 		{"leading space and stream", " \n{\"stream\":true,\"model\" : \"m\",\"stream_options\":{\"include_usage\":true},\"messages\":[ ]}",
-			Fields{Model: "m", ModelStart: 27, ModelEnd: 30, ObjectStart: 2, Stream: true, IncludeUsage: true, HasMessages: true}, ""},
+			Fields{Model: "m", ModelStart: 27, ModelEnd: 30, ObjectStart: 2, Stream: true, IncludeUsage: true, HasMessages: true,
+				StreamOptionsStart: 48, StreamOptionsEnd: 70, IncludeUsageStart: 65, IncludeUsageEnd: 69, StreamOptionsObject: true}, ""},
 		{"defaults present", `{"model":"m","temperature":0,"max_completion_tokens":5}`,
 			Fields{Model: "m", ModelStart: 9, ModelEnd: 12, HasTemperature: true, HasMaxTokens: true}, ""},
 		{"null fields count as sent", `{"model":"m","temperature":null,"max_tokens":null,"stream":null}`,
@@ -179,7 +180,8 @@ func TestErrorJSON(t *testing.T) {
 // whose model is the new one.
 func FuzzPeekPatch(f *testing.F) {
 	for _, s := range []string{`{"model":"a","messages":[{"role":"user","content":"hi"}]}`, ` {"model":"a\u0041","x":[1,{"model":"n"}]}`, `{"temperature":1,"model":"z"}`, `{"model":"a","model":"b"}`, `[]`, `{`,
-		`{"model":"m","Stream":true}`, `{"model":"m","stream":false,"stream":true}`, `{"model":"m","max_tokens":-5,"n":1.5}`} {
+		`{"model":"m","Stream":true}`, `{"model":"m","stream":false,"stream":true}`, `{"model":"m","max_tokens":-5,"n":1.5}`,
+		`{"model":"m","stream_options":{"include_usage":false}}`, `{"stream_options":null,"model":"m"}`, `{"model":"m","stream_options":{ }}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -200,6 +202,15 @@ func FuzzPeekPatch(f *testing.F) {
 		if err != nil || again.Model != "new-model" {
 			t.Fatalf("re-peek of %s: model %q, err %+v", out, again.Model, err)
 		}
+		can := fields.CanIncludeUsage()
+		out = PatchRequest(body, &fields, Edit{ModelJSON: QuoteString("new-model"), IncludeUsage: true})
+		if !json.Valid(out) {
+			t.Fatalf("PatchRequest produced invalid JSON: %s", out)
+		}
+		again, err = Peek(out)
+		if err != nil || again.Model != "new-model" || (can && !again.IncludeUsage) {
+			t.Fatalf("re-peek of %s: model %q, include_usage %v, err %+v", out, again.Model, again.IncludeUsage, err)
+		}
 	})
 }
 
@@ -213,5 +224,49 @@ func BenchmarkPeekPatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		Patch(body, &f, model, nil, nil)
+	}
+}
+
+func TestPatchRequestIncludeUsage(t *testing.T) {
+	for _, tc := range []struct{ name, body, want string }{
+		{"absent", `{"model":"a","stream":true}`, `{"stream_options":{"include_usage":true},"model":"b","stream":true}`},
+		{"null", `{"model":"a","stream_options":null}`, `{"model":"b","stream_options":{"include_usage":true}}`},
+		{"empty object", `{"stream_options": { },"model":"a"}`, `{"stream_options": {"include_usage":true },"model":"b"}`},
+		{"other members kept", `{"model":"a","stream_options":{"continuous_usage_stats":false}}`,
+			`{"model":"b","stream_options":{"include_usage":true,"continuous_usage_stats":false}}`},
+		{"false", `{"stream_options":{"x":1,"include_usage":false},"model":"a"}`, `{"stream_options":{"x":1,"include_usage":true},"model":"b"}`},
+		{"include_usage null", `{"model":"a","stream_options":{"include_usage":null}}`, `{"model":"b","stream_options":{"include_usage":true}}`},
+		{"already on", `{"model":"a","stream_options":{"include_usage":true}}`, `{"model":"b","stream_options":{"include_usage":true}}`},
+		{"not an object: left for the upstream to refuse", `{"model":"a","stream_options":true}`, `{"model":"b","stream_options":true}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := []byte(tc.body)
+			f, err := Peek(body)
+			if err != nil {
+				t.Fatal(err.Message)
+			}
+			got := string(PatchRequest(body, &f, Edit{ModelJSON: QuoteString("b"), IncludeUsage: true}))
+			if got != tc.want {
+				t.Errorf("PatchRequest = %s\nwant           %s", got, tc.want)
+			}
+			if string(body) != tc.body {
+				t.Errorf("PatchRequest modified its input: %s", body)
+			}
+		})
+	}
+}
+
+func TestPatchRequestAllEdits(t *testing.T) {
+	body := []byte(`{"messages":[],"stream_options":{"a":1},"model":"x","stream":true}`)
+	f, _ := Peek(body)
+	got := string(PatchRequest(body, &f, Edit{ModelJSON: QuoteString("y"), Temperature: float(1), MaxTokens: integer(5), IncludeUsage: true}))
+	want := `{"temperature":1,"max_tokens":5,"messages":[],"stream_options":{"include_usage":true,"a":1},"model":"y","stream":true}`
+	if got != want {
+		t.Errorf("PatchRequest = %s\nwant           %s", got, want)
+	}
+	same := []byte(`{"model":"y","stream_options":{"include_usage":true}}`)
+	f, _ = Peek(same)
+	if out := PatchRequest(same, &f, Edit{ModelJSON: QuoteString("y"), IncludeUsage: true}); &out[0] != &same[0] {
+		t.Error("PatchRequest copied a body it did not need to change")
 	}
 }

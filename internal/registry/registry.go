@@ -69,7 +69,7 @@ var constructors = map[string]func(m *config.Model, key string, headers map[stri
 			ID: m.ID, BaseURL: m.BaseURL, APIKey: key, Model: m.Model, Headers: headers, Secrets: entrySecrets(m, headers),
 			Temperature: m.Temperature, MaxTokens: m.MaxTokens, Timeout: m.Timeout, Timeouts: timeouts(m), Transport: d.Transport,
 			NativeResponses: m.Responses == config.ResponsesNative, MaxOutputTokens: int64(m.MaxOutputTokens),
-			ShortToolCallIDs: m.ToolCallIDs == config.ToolCallIDsAlnum9,
+			ShortToolCallIDs: m.ToolCallIDs == config.ToolCallIDsAlnum9, NoStreamUsage: m.NoStreamUsage,
 		}), nil
 	},
 	config.AdapterCustomHTTP: newCustomHTTP,

@@ -164,7 +164,8 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	}
 	created := time.Now().Unix()
 	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
-		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslatorOptions(TranslatorOptions{IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoning}))}, nil
+		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslatorOptions(TranslatorOptions{IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoning,
+			PromptBytes: len(body)}))}, nil
 	}
 	raw, err := call.ReadBody()
 	if err != nil {

@@ -149,7 +149,7 @@ func (c *counts) openai() openai.Usage {
 }
 
 func (c *counts) adapter() adapter.Usage {
-	return adapter.Usage{PromptTokens: c.prompt(), CompletionTokens: c.output, TotalTokens: c.prompt() + c.output}
+	return adapter.Usage{PromptTokens: c.prompt(), CompletionTokens: c.output, TotalTokens: c.prompt() + c.output, CachedTokens: c.cacheRead}
 }
 
 // badUpstream is the error for an upstream answer that does not follow the

@@ -90,7 +90,7 @@ func TestConvertResponseUsageWithCache(t *testing.T) {
 	if d := diffJSON(t, []byte(want), []byte(gjson.GetBytes(got, "usage").Raw)); d != "" {
 		t.Errorf("usage (-want +got):\n%s", d)
 	}
-	if want := (adapter.Usage{PromptTokens: 3210, CompletionTokens: 40, TotalTokens: 3250}); u != want {
+	if want := (adapter.Usage{PromptTokens: 3210, CompletionTokens: 40, TotalTokens: 3250, CachedTokens: 3000}); u != want {
 		t.Errorf("adapter usage = %+v, want %+v", u, want)
 	}
 }

@@ -25,12 +25,16 @@ type TranslatorOptions struct {
 	// signatures (and redacted_thinking data) as delta.reasoning_signature,
 	// for a request that asked for reasoning; else thinking is dropped.
 	Reasoning bool
+	// PromptBytes is the size of the body sent upstream, from which the
+	// prompt tokens of a stream cut before message_start are estimated.
+	PromptBytes int
 }
 
 // NewTranslatorOptions returns the stream translator for one streamed
 // request.
 func NewTranslatorOptions(o TranslatorOptions) adapter.Translator {
-	return &translator{w: openai.ChunkWriter{Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, tools: map[int]*toolBlock{}}
+	return &translator{w: openai.ChunkWriter{Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, tools: map[int]*toolBlock{},
+		promptBytes: o.PromptBytes}
 }
 
 // translator turns Messages API stream events into OpenAI chunks.
@@ -52,6 +56,13 @@ type translator struct {
 	nextTool int
 
 	usage counts
+	// finalOutput: a message_delta reported output_tokens. Until then the
+	// output count is message_start's placeholder (often 1), and a cut
+	// stream's output is estimated from textBytes instead.
+	finalOutput bool
+	// textBytes counts the text, thinking and tool input streamed so far;
+	// promptBytes is the request body's size (TranslatorOptions).
+	textBytes, promptBytes int
 
 	// malformed is an event that was not JSON. It is reported by the next
 	// call: by Event as a malformed stream, by End as a cut stream, since the
@@ -170,6 +181,7 @@ func (t *translator) blockStart(e *streamEvent) [][]byte {
 	}
 	switch cb.Type {
 	case "text":
+		t.textBytes += len(cb.Text)
 		if cb.Text != "" {
 			return [][]byte{t.w.Content(cb.Text)}
 		}
@@ -183,6 +195,7 @@ func (t *translator) blockStart(e *streamEvent) [][]byte {
 		return [][]byte{t.toolDelta(openai.ToolCall{Index: &tb.index, ID: cb.ID, Type: "function",
 			Function: openai.FunctionCall{Name: cb.Name}})}
 	case "thinking":
+		t.textBytes += len(cb.Thinking)
 		return t.thinking(cb.Thinking, cb.Signature)
 	case "redacted_thinking":
 		if cb.Data != "" {
@@ -210,6 +223,7 @@ func (t *translator) blockDelta(e *streamEvent) [][]byte {
 	if d == nil {
 		return nil
 	}
+	t.textBytes += len(d.Text) + len(d.PartialJSON) + len(d.Thinking)
 	switch d.Type {
 	case "text_delta":
 		if d.Text != "" {
@@ -247,6 +261,7 @@ func (t *translator) blockStop(e *streamEvent) [][]byte {
 func (t *translator) messageDelta(e *streamEvent) [][]byte {
 	if e.Usage != nil {
 		t.usage.assign(e.Usage)
+		t.finalOutput = t.finalOutput || e.Usage.OutputTokens != nil
 	}
 	if t.finished || e.Delta == nil || e.Delta.StopReason == nil {
 		return nil
@@ -274,7 +289,13 @@ func (t *translator) End() ([][]byte, error) {
 	return nil, e
 }
 
-// Usage returns the usage known so far.
-func (t *translator) Usage() adapter.Usage { return t.usage.adapter() }
+// Usage returns the usage known so far, with the counts the upstream has
+// not reported yet (a stream cut short) estimated: the prompt before
+// message_start, the output before message_delta.
+func (t *translator) Usage() adapter.Usage {
+	c := adapter.StreamCounts{Reported: t.usage.adapter(), PromptKnown: t.started, CompletionKnown: t.finalOutput,
+		PromptBytes: t.promptBytes, TextBytes: t.textBytes}
+	return c.Usage()
+}
 
 var _ adapter.Translator = (*translator)(nil)

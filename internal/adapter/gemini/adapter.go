@@ -162,7 +162,7 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	created := time.Now().Unix()
 	if creq.Stream && strings.HasPrefix(call.Resp.Header.Get("Content-Type"), "text/event-stream") {
 		return &adapter.Response{Stream: adapter.NewTranslatedStream(call, NewTranslatorOptions(TranslatorOptions{
-			Model: a.model, IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoningAsked(creq)}))}, nil
+			Model: a.model, IncludeUsage: creq.IncludeUsage(), Created: created, Reasoning: reasoningAsked(creq), PromptBytes: len(body)}))}, nil
 	}
 	raw, err := call.ReadBody()
 	if err != nil {

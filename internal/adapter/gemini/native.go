@@ -165,9 +165,9 @@ func (u *usageTotals) updateJSON(m gjson.Result) {
 		}
 		switch k.String() {
 		case "promptTokenCount":
-			u.prompt = v.Int()
+			u.prompt, u.hasPrompt = v.Int(), true
 		case "candidatesTokenCount":
-			u.candidates = v.Int()
+			u.candidates, u.hasCandidates = v.Int(), true
 		case "thoughtsTokenCount":
 			u.thoughts = v.Int()
 		case "cachedContentTokenCount":

@@ -33,7 +33,7 @@ func TestConvertResponseFixture(t *testing.T) {
 	if d := diffJSON(t, []byte(want), got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
-	if want := (adapter.Usage{PromptTokens: 398, CompletionTokens: 160, TotalTokens: 558}); usage != want {
+	if want := (adapter.Usage{PromptTokens: 398, CompletionTokens: 160, TotalTokens: 558, ReasoningTokens: 120}); usage != want {
 		t.Errorf("usage %+v, want %+v", usage, want)
 	}
 }
@@ -205,7 +205,7 @@ func TestUsageThoughtsAndCache(t *testing.T) {
 	if d := cmp.Diff(decodeJSON(t, []byte(want)), decodeJSON(t, got).(map[string]any)["usage"]); d != "" {
 		t.Errorf("usage (-want +got):\n%s", d)
 	}
-	if usage != (adapter.Usage{PromptTokens: 100, CompletionTokens: 37, TotalTokens: 137}) {
+	if usage != (adapter.Usage{PromptTokens: 100, CompletionTokens: 37, TotalTokens: 137, CachedTokens: 60, ReasoningTokens: 30}) {
 		t.Errorf("adapter usage %+v", usage)
 	}
 }

@@ -28,11 +28,15 @@ type TranslatorOptions struct {
 	// Reasoning sends thought parts as delta.reasoning_content, for a
 	// request that asked for reasoning; else they are dropped.
 	Reasoning bool
+	// PromptBytes is the size of the body sent upstream, from which the
+	// prompt tokens of a stream cut before any usageMetadata are estimated.
+	PromptBytes int
 }
 
 // NewTranslatorOptions returns the translator for one stream.
 func NewTranslatorOptions(o TranslatorOptions) adapter.Translator {
-	return &translator{w: openai.ChunkWriter{Model: o.Model, Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, cands: map[int]*candidateState{}}
+	return &translator{w: openai.ChunkWriter{Model: o.Model, Created: o.Created}, includeUsage: o.IncludeUsage, reasoning: o.Reasoning, cands: map[int]*candidateState{},
+		promptBytes: o.PromptBytes}
 }
 
 // translator turns Gemini stream events into OpenAI chunks. Every chunk has
@@ -47,6 +51,9 @@ type translator struct {
 	token   string // base of minted tool call ids
 	cands   map[int]*candidateState
 	usage   usageTotals
+	// textBytes counts the text, thoughts and call arguments streamed so
+	// far; promptBytes is the request body's size (TranslatorOptions).
+	textBytes, promptBytes int
 }
 
 // candidateState is the progress of one candidate (one OpenAI choice).
@@ -123,6 +130,12 @@ func (t *translator) response(r *generateContentResponse, raw []byte) ([][]byte,
 		var parts []part
 		if c.Content != nil {
 			parts = c.Content.Parts
+		}
+		for j := range parts {
+			t.textBytes += len(parts[j].Text)
+			if fc := parts[j].FunctionCall; fc != nil {
+				t.textBytes += len(fc.Name) + len(fc.Args)
+			}
 		}
 		base := st.calls
 		d, err := convertParts(parts, t.token, idx, &st.calls)
@@ -227,7 +240,12 @@ func (t *translator) End() ([][]byte, error) {
 	return [][]byte{t.chunk([]openai.ChunkChoice{}, &u)}, nil
 }
 
-// Usage returns the usage reported so far.
-func (t *translator) Usage() adapter.Usage { return t.usage.adapter() }
+// Usage returns the usage reported so far, with the counts Gemini has not
+// reported (a stream cut short) estimated.
+func (t *translator) Usage() adapter.Usage {
+	c := adapter.StreamCounts{Reported: t.usage.adapter(), PromptKnown: t.usage.hasPrompt, CompletionKnown: t.usage.hasCandidates,
+		PromptBytes: t.promptBytes, TextBytes: t.textBytes}
+	return c.Usage()
+}
 
 var _ adapter.Translator = (*translator)(nil)

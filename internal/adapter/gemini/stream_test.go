@@ -97,7 +97,7 @@ func TestTranslatorFixture(t *testing.T) {
 					t.Errorf("chunk %d (-want +got):\n%s", i, d)
 				}
 			}
-			if u := tr.Usage(); u != (adapter.Usage{PromptTokens: 398, CompletionTokens: 160, TotalTokens: 558}) {
+			if u := tr.Usage(); u != (adapter.Usage{PromptTokens: 398, CompletionTokens: 160, TotalTokens: 558, ReasoningTokens: 120}) {
 				t.Errorf("Usage() = %+v", u)
 			}
 		})

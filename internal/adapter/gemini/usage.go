@@ -11,6 +11,9 @@ import (
 type usageTotals struct {
 	prompt, candidates, thoughts, cached, total int64
 	hasTotal                                    bool
+	// hasPrompt and hasCandidates: the counts were reported, so a stream
+	// cut short need not estimate them.
+	hasPrompt, hasCandidates bool
 }
 
 func (u *usageTotals) update(m *usageMetadata) {
@@ -24,6 +27,8 @@ func (u *usageTotals) update(m *usageMetadata) {
 	}
 	set(&u.prompt, m.PromptTokenCount)
 	set(&u.candidates, m.CandidatesTokenCount)
+	u.hasPrompt = u.hasPrompt || m.PromptTokenCount != nil
+	u.hasCandidates = u.hasCandidates || m.CandidatesTokenCount != nil
 	set(&u.thoughts, m.ThoughtsTokenCount)
 	set(&u.cached, m.CachedContentTokenCount)
 	if m.TotalTokenCount != nil {
@@ -53,5 +58,6 @@ func (u *usageTotals) openai() openai.Usage {
 
 func (u *usageTotals) adapter() adapter.Usage {
 	o := u.openai()
-	return adapter.Usage{PromptTokens: o.PromptTokens, CompletionTokens: o.CompletionTokens, TotalTokens: o.TotalTokens}
+	return adapter.Usage{PromptTokens: o.PromptTokens, CompletionTokens: o.CompletionTokens, TotalTokens: o.TotalTokens,
+		CachedTokens: u.cached, ReasoningTokens: u.thoughts}
 }

@@ -89,6 +89,8 @@ func responsesUsage(u gjson.Result) adapter.Usage {
 		PromptTokens:     u.Get("input_tokens").Int(),
 		CompletionTokens: u.Get("output_tokens").Int(),
 		TotalTokens:      u.Get("total_tokens").Int(),
+		CachedTokens:     u.Get("input_tokens_details.cached_tokens").Int(),
+		ReasoningTokens:  u.Get("output_tokens_details.reasoning_tokens").Int(),
 	}
 }
 

@@ -62,6 +62,12 @@ type Options struct {
 	// ShortToolCallIDs rewrites the conversation's tool call ids to the
 	// 9 letters and digits Mistral requires (see shortenToolCallIDs).
 	ShortToolCallIDs bool
+	// NoStreamUsage leaves a chat stream's stream_options as the client
+	// sent them. By default the gateway asks for the usage chunk
+	// (stream_options.include_usage) so that it learns every stream's
+	// usage, and keeps that chunk from a client that did not ask; an
+	// upstream that refuses stream_options needs this.
+	NoStreamUsage bool
 }
 
 // Adapter sends requests to one OpenAI-compatible upstream.
@@ -77,6 +83,7 @@ type Adapter struct {
 	responsesURL    string
 	maxOutputTokens int64
 	shortIDs        bool
+	noStreamUsage   bool
 }
 
 // New returns an Adapter for the given options.
@@ -92,6 +99,7 @@ func New(o Options) *Adapter {
 		responsesURL:    adapter.JoinURL(o.BaseURL, "/responses"),
 		maxOutputTokens: o.MaxOutputTokens,
 		shortIDs:        o.ShortToolCallIDs,
+		noStreamUsage:   o.NoStreamUsage,
 	}
 	for op := adapter.OpChat; op <= adapter.OpEmbedding; op++ {
 		a.urls[op] = adapter.JoinURL(o.BaseURL, op.Path())
@@ -122,7 +130,10 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if req.Op != adapter.OpEmbedding { // sampling defaults mean nothing to embeddings
 		temperature, maxTokens = a.temperature, a.maxTokens
 	}
-	body := openai.Patch(req.Body, &req.Fields, a.modelJSON, temperature, maxTokens)
+	// A chat stream asks for its usage, which the gateway needs for every
+	// request; the client sees the usage chunk only if it asked too.
+	askUsage := req.Op == adapter.OpChat && req.Fields.Stream && !a.noStreamUsage && req.Fields.CanIncludeUsage()
+	body := openai.PatchRequest(req.Body, &req.Fields, openai.Edit{ModelJSON: a.modelJSON, Temperature: temperature, MaxTokens: maxTokens, IncludeUsage: askUsage})
 	if req.Op == adapter.OpChat {
 		if a.shortIDs {
 			body = shortenToolCallIDs(body)
@@ -153,7 +164,7 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 		return nil, a.upstreamError(call)
 	}
 	if req.Fields.Stream && isEventStream(call.Resp.Header.Get("Content-Type")) {
-		return &adapter.Response{Stream: newStream(call, a.up.MaxResponse())}, nil
+		return &adapter.Response{Stream: newStream(call, a.up.MaxResponse(), len(body), askUsage)}, nil
 	}
 	buf, err := call.ReadBody()
 	if err != nil {
@@ -237,6 +248,8 @@ func usageOf(body []byte) adapter.Usage {
 		PromptTokens:     u.Get("prompt_tokens").Int(),
 		CompletionTokens: u.Get("completion_tokens").Int(),
 		TotalTokens:      u.Get("total_tokens").Int(),
+		CachedTokens:     u.Get("prompt_tokens_details.cached_tokens").Int(),
+		ReasoningTokens:  u.Get("completion_tokens_details.reasoning_tokens").Int(),
 	}
 }
 

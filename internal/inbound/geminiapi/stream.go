@@ -245,7 +245,8 @@ func (s *stream) Usage() adapter.Usage {
 	if total == 0 {
 		total = s.usage.prompt + s.usage.completion
 	}
-	return adapter.Usage{PromptTokens: s.usage.prompt, CompletionTokens: s.usage.completion, TotalTokens: total}
+	return adapter.Usage{PromptTokens: s.usage.prompt, CompletionTokens: s.usage.completion, TotalTokens: total,
+		CachedTokens: s.usage.cached, ReasoningTokens: s.usage.thoughts}
 }
 
 // chunkError is an in-band error of a Chat stream ({"error": {...}}) as an

@@ -14,6 +14,7 @@ type usage struct {
 	prompt, completion int64 // as the upstream reported them
 	cacheRead          int64 // prompt_tokens_details.cached_tokens
 	cacheWrite         int64 // prompt_tokens_details.cache_write_tokens
+	reasoning          int64 // completion_tokens_details.reasoning_tokens
 	known              bool  // the upstream reported a prompt count
 	knownOutput        bool
 }
@@ -34,6 +35,9 @@ func (u *usage) read(v gjson.Result) {
 	}
 	if c := v.Get("prompt_tokens_details.cache_write_tokens"); c.Type == gjson.Number {
 		u.cacheWrite = c.Int()
+	}
+	if c := v.Get("completion_tokens_details.reasoning_tokens"); c.Type == gjson.Number {
+		u.reasoning = c.Int()
 	}
 }
 
@@ -62,12 +66,12 @@ func (u *usage) appendAnthropic(b []byte, input, output int64) []byte {
 // gateway returns the usage in the gateway's terms; estimate stands in for
 // an unreported prompt count, outBytes for an unreported output count.
 func (u *usage) gateway(estimate int64, outBytes int) adapter.Usage {
-	g := adapter.Usage{PromptTokens: u.prompt, CompletionTokens: u.completion}
+	g := adapter.Usage{PromptTokens: u.prompt, CompletionTokens: u.completion, CachedTokens: u.cacheRead, ReasoningTokens: u.reasoning}
 	if !u.known {
-		g.PromptTokens, g.Estimated = estimate, true
+		g.PromptTokens, g.CachedTokens, g.Estimated = estimate, 0, true
 	}
 	if !u.knownOutput {
-		g.CompletionTokens, g.Estimated = adapter.EstimateTokens(outBytes), true
+		g.CompletionTokens, g.ReasoningTokens, g.Estimated = adapter.EstimateTokens(outBytes), 0, true
 	}
 	g.TotalTokens = g.PromptTokens + g.CompletionTokens
 	return g

@@ -223,7 +223,8 @@ func (s *stream) Fail(e *inbound.Error) []adapter.Chunk {
 
 // Usage implements inbound.Stream.
 func (s *stream) Usage() adapter.Usage {
-	return adapter.Usage{PromptTokens: s.usage.input, CompletionTokens: s.usage.output, TotalTokens: s.usage.total}
+	return adapter.Usage{PromptTokens: s.usage.input, CompletionTokens: s.usage.output, TotalTokens: s.usage.total,
+		CachedTokens: s.usage.cached, ReasoningTokens: s.usage.reasoning}
 }
 
 func (s *stream) chunks() []adapter.Chunk {
