@@ -574,6 +574,7 @@ func TestKeyDefaults(t *testing.T) {
 		t.Error(`"redis_failure": "open" gave fail closed`)
 	}
 }
+
 // "stream_usage": false is the escape hatch for servers that refuse
 // stream_options; by default the gateway asks every stream for its usage.
 func TestStreamUsage(t *testing.T) {
