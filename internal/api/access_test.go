@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -16,8 +17,10 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 
+	"aigateway/internal/config"
 	"aigateway/internal/ledger"
 	"aigateway/internal/limits"
+	"aigateway/internal/registry"
 )
 
 // The gateway keys of the tests: clients send them, the upstream and the
@@ -385,8 +388,8 @@ func TestReservationsSettledOnEveryPath(t *testing.T) {
 	if status != http.StatusOK || strings.Contains(body, "[DONE]") {
 		t.Fatalf("cut stream: %d %s", status, body)
 	}
-	if r := led.next(t); r.Outcome != ledger.OutcomeUpstreamError || !r.Stream {
-		t.Errorf("record of a cut stream %+v, want upstream_error", r)
+	if r := led.next(t); r.Outcome != ledger.OutcomeUpstreamError || !r.Stream || !r.Estimated || r.CompletionTokens == 0 {
+		t.Errorf("record of a cut stream %+v, want upstream_error with estimated tokens", r)
 	}
 	ok("a cut stream")
 	// The client leaves mid-stream.
@@ -476,4 +479,43 @@ func decodeOpenAIError(t *testing.T, body string) apiError {
 	e := openAIError(t, body)
 	str := func(k string) string { s, _ := e[k].(string); return s }
 	return apiError{Message: str("message"), Type: str("type"), Code: str("code")}
+}
+
+// A key removed from the config stops working at the reload, while its
+// stream in flight finishes.
+func TestRevokedKeyStopsAtReloadStreamsFinish(t *testing.T) {
+	g := startGateway(t, gatewayOptions{top: keysTop("")})
+	req, _ := http.NewRequest(http.MethodPost, g.URL+"/v1/chat/completions",
+		strings.NewReader(keyedChat("chat", true, `{"chunks": 5, "chunk_delay_ms": 100}`)))
+	req.Header.Set("Authorization", "Bearer "+teamKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	// Reload without team-a.
+	cfg := `{"keys": [{"name": "team-b", "key": "` + otherKey + `"}], "models": [
+		{"id": "chat", "adapter": "openai_compat", "base_url": "` + g.upstreamURL + `/v1", "api_key": "` + upstreamKey + `", "model": "mock-model"}]}`
+	file, err := config.Parse("reloaded.json", []byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := registry.Build(file, registry.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.router.Swap(next)
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+teamKey); status != http.StatusUnauthorized {
+		t.Errorf("revoked key after the reload: %d %s, want 401", status, body)
+	}
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+otherKey); status != http.StatusOK {
+		t.Errorf("kept key after the reload: %d %s", status, body)
+	}
+	all, err := io.ReadAll(resp.Body)
+	if err != nil || !strings.HasSuffix(string(all), "data: [DONE]\n\n") {
+		t.Errorf("the stream in flight did not finish: %v %q", err, all)
+	}
 }

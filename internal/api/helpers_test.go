@@ -90,13 +90,16 @@ func (b *syncBuffer) String() string {
 type gateway struct {
 	URL  string
 	mock *mockllm.Server
-	logs *syncBuffer
+	// upstreamURL is the mock's server.
+	upstreamURL string
+	logs        *syncBuffer
 	// extra are the additional mocks of gatewayOptions.extraMocks;
 	// extraServers serve them (tests close one to kill a deployment).
 	extra        []*mockllm.Server
 	extraServers []*httptest.Server
 	breakers     *breaker.Set
 	reg          *registry.Registry
+	router       *router.Router
 	api          *api.Server
 	server       *httptest.Server // serves api
 }
@@ -148,7 +151,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	upstream := httptest.NewServer(mock)
 	t.Cleanup(upstream.Close)
 
-	g := &gateway{mock: mock}
+	g := &gateway{mock: mock, upstreamURL: upstream.URL}
 	models := o.extraModels
 	for i := len(o.extraMocks); i >= 1; i-- { // MOCK10 before MOCK1
 		mo := o.extraMocks[i-1]
@@ -200,7 +203,8 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		d := defaultDialects()
 		o.dialects = &d
 	}
-	g.api = api.New(api.Options{Router: router.New(reg), Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
+	g.router = router.New(reg)
+	g.api = api.New(api.Options{Router: g.router, Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects,
 		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage})
 	srv := httptest.NewServer(g.api)
