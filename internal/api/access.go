@@ -172,29 +172,52 @@ func requestedOutput(body []byte) int64 {
 }
 
 // rateLimitHeaders writes the x-ratelimit-* headers OpenAI clients read,
-// for the per-minute limits the key has.
+// for the per-minute limits the key has. The values share one string and
+// one slice: this runs on every request of a limited key.
 func rateLimitHeaders(h http.Header, d limits.Decision) {
-	if w := d.Requests; w.Limit > 0 {
-		h["X-Ratelimit-Limit-Requests"] = []string{itoa(w.Limit)}
-		h["X-Ratelimit-Remaining-Requests"] = []string{itoa(max(w.Remaining, 0))}
-		h["X-Ratelimit-Reset-Requests"] = []string{resetText(w.Reset)}
+	if d.Requests.Limit == 0 && d.Tokens.Limit == 0 {
+		return
 	}
-	if w := d.Tokens; w.Limit > 0 {
-		h["X-Ratelimit-Limit-Tokens"] = []string{itoa(w.Limit)}
-		h["X-Ratelimit-Remaining-Tokens"] = []string{itoa(max(w.Remaining, 0))}
-		h["X-Ratelimit-Reset-Tokens"] = []string{resetText(w.Reset)}
+	var buf [128]byte
+	b := buf[:0]
+	var ends [6]int
+	for i, w := range [2]limits.Window{d.Requests, d.Tokens} {
+		b = strconv.AppendInt(b, w.Limit, 10)
+		ends[3*i] = len(b)
+		b = strconv.AppendInt(b, max(w.Remaining, 0), 10)
+		ends[3*i+1] = len(b)
+		b = appendReset(b, w.Reset)
+		ends[3*i+2] = len(b)
+	}
+	all := string(b)
+	vals := make([]string, 6)
+	start := 0
+	for i, end := range ends {
+		vals[i] = all[start:end]
+		start = end
+	}
+	if d.Requests.Limit > 0 {
+		h["X-Ratelimit-Limit-Requests"] = vals[0:1:1]
+		h["X-Ratelimit-Remaining-Requests"] = vals[1:2:2]
+		h["X-Ratelimit-Reset-Requests"] = vals[2:3:3]
+	}
+	if d.Tokens.Limit > 0 {
+		h["X-Ratelimit-Limit-Tokens"] = vals[3:4:4]
+		h["X-Ratelimit-Remaining-Tokens"] = vals[4:5:5]
+		h["X-Ratelimit-Reset-Tokens"] = vals[5:6:6]
 	}
 }
 
-// resetText writes a reset time the way OpenAI does: "1s", "6m0s", "20ms".
-func resetText(d time.Duration) string {
-	if d <= 0 {
-		return "0s"
+// appendReset appends a reset time the way OpenAI writes it: "1s",
+// "6m0s", "20ms".
+func appendReset(b []byte, d time.Duration) []byte {
+	switch {
+	case d <= 0:
+		return append(b, "0s"...)
+	case d < time.Second:
+		return append(strconv.AppendInt(b, max(d.Milliseconds(), 1), 10), "ms"...)
 	}
-	if d < time.Second {
-		return strconv.FormatInt(max(d.Milliseconds(), 1), 10) + "ms"
-	}
-	return d.Round(time.Millisecond).String()
+	return append(b, d.Round(time.Millisecond).String()...)
 }
 
 // cost is what usage cost at price, in USD: cached prompt tokens at the
