@@ -83,7 +83,9 @@ const defaultReserveTokens = 4096
 // limit it answers 429 (or 503 when the shared limits cannot be checked
 // and the gateway fails closed) and returns false. On success the ticket
 // in rec is settled by account when the request ends, on every path.
-func (s *Server) admit(ctx context.Context, w http.ResponseWriter, rec *record, model string, body []byte) bool {
+// maxOut is the request's output limit when the caller knows it (0: none
+// given), or -1 to read it from the body.
+func (s *Server) admit(ctx context.Context, w http.ResponseWriter, rec *record, model string, body []byte, maxOut int64) bool {
 	if rec.key == nil || s.limiter == nil {
 		return true
 	}
@@ -93,7 +95,10 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, rec *record, 
 	}
 	ask := limits.Ask{Key: rec.key.Name, Limits: lim, Tokens: adapter.EstimateTokens(len(body))}
 	if m, err := s.router.Resolve(model); err == nil && lim.BudgetUSD > 0 {
-		ask.CostUSD = worstCost(m, body, ask.Tokens)
+		if maxOut < 0 {
+			maxOut = requestedOutput(body)
+		}
+		ask.CostUSD = worstCost(m, maxOut, ask.Tokens)
 	}
 	d, err := s.limiter.Admit(ctx, ask)
 	if err != nil {
@@ -133,7 +138,7 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, rec *record, 
 // worstCost is the most a request may cost: its estimated prompt at the
 // model's dearest input price plus its output limit at the dearest output
 // price.
-func worstCost(m *registry.Model, body []byte, promptTokens int64) float64 {
+func worstCost(m *registry.Model, maxOut, promptTokens int64) float64 {
 	var in, out float64
 	var capTokens int64
 	for _, d := range m.Deployments {
@@ -147,7 +152,6 @@ func worstCost(m *registry.Model, body []byte, promptTokens int64) float64 {
 	if in == 0 && out == 0 {
 		return 0
 	}
-	maxOut := requestedOutput(body)
 	if maxOut <= 0 {
 		maxOut = capTokens
 	}
@@ -157,18 +161,24 @@ func worstCost(m *registry.Model, body []byte, promptTokens int64) float64 {
 	return (float64(promptTokens)*in + float64(maxOut)*out) / 1e6
 }
 
-// outputLimitPaths are where the APIs the gateway serves put a request's
-// output token limit.
-var outputLimitPaths = []string{"max_completion_tokens", "max_tokens", "max_output_tokens", "generationConfig.maxOutputTokens"}
-
-// requestedOutput reads a request's output token limit; 0: none given.
+// requestedOutput reads an inbound API request's output token limit in
+// one pass over its top level: max_tokens (Anthropic),
+// max_output_tokens (Responses) or generationConfig.maxOutputTokens
+// (Gemini); 0: none given.
 func requestedOutput(body []byte) int64 {
-	for _, r := range gjson.GetManyBytes(body, outputLimitPaths...) {
-		if n := r.Int(); r.Type == gjson.Number && n > 0 {
-			return n
+	var n int64
+	gjson.ParseBytes(body).ForEach(func(key, value gjson.Result) bool {
+		switch key.Str {
+		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+			n = value.Int()
+		case "generationConfig":
+			n = value.Get("maxOutputTokens").Int()
+		default:
+			return true
 		}
-	}
-	return 0
+		return n <= 0
+	})
+	return max(n, 0)
 }
 
 // rateLimitHeaders writes the x-ratelimit-* headers OpenAI clients read,

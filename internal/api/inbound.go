@@ -68,7 +68,7 @@ func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inboun
 		s.fail(w, r, rec, err)
 		return
 	}
-	if !count && !s.admit(r.Context(), w, rec, x.model, body) {
+	if !count && !s.admit(r.Context(), w, rec, x.model, body, -1) {
 		return
 	}
 	s.attempt(w, r, rec, plan, x)

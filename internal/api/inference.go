@@ -57,7 +57,7 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 		s.fail(w, r, rec, err)
 		return
 	}
-	if !s.admit(r.Context(), w, rec, f.Model, body) {
+	if !s.admit(r.Context(), w, rec, f.Model, body, f.MaxTokens) {
 		return
 	}
 	req := &adapter.Request{Op: op, Body: body, Fields: f, RequestID: rec.id}

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"sync/atomic"
 	"time"
 
 	"aigateway/internal/config"
@@ -13,9 +14,37 @@ type budgetPeriod struct {
 	end   time.Time // when the next one starts; zero for total
 }
 
+// lastPeriods caches the period of each kind last computed: every
+// request of a key with a budget asks for it, and its id is a formatted
+// date.
+var lastPeriods [4]atomic.Pointer[budgetPeriod]
+
 // periodAt returns the budget period of kind ("" means monthly) that holds
 // now. Periods start at 00:00 UTC, weeks on Monday.
 func periodAt(kind string, now time.Time) budgetPeriod {
+	slot := &lastPeriods[periodSlot(kind)]
+	if c := slot.Load(); c != nil && (c.end.IsZero() || (!now.Before(c.start) && now.Before(c.end))) {
+		return *c
+	}
+	p := computePeriod(kind, now)
+	slot.Store(&p)
+	return p
+}
+
+// periodSlot is kind's index in lastPeriods.
+func periodSlot(kind string) int {
+	switch kind {
+	case config.PeriodDaily:
+		return 0
+	case config.PeriodWeekly:
+		return 1
+	case config.PeriodTotal:
+		return 2
+	}
+	return 3
+}
+
+func computePeriod(kind string, now time.Time) budgetPeriod {
 	now = now.UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	switch kind {

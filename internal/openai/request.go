@@ -40,6 +40,9 @@ type Fields struct {
 	MessagesOK     bool // "messages" is a non-empty array
 	HasTemperature bool
 	HasMaxTokens   bool // max_tokens or max_completion_tokens
+	// MaxTokens is the value of max_completion_tokens, else max_tokens;
+	// 0 when neither is a number.
+	MaxTokens int64
 }
 
 // Peek validates that body is a JSON object, nested at most
@@ -141,6 +144,9 @@ func (f *Fields) member(key string, value *gjson.Result, seen *uint64) *Error {
 		f.HasTemperature = true
 	case fieldMaxTokens, fieldMaxCompletionTokens:
 		f.HasMaxTokens = true
+		if value.Type == gjson.Number && (f.MaxTokens == 0 || key == "max_completion_tokens") {
+			f.MaxTokens = value.Int()
+		}
 	}
 	return nil
 }
