@@ -38,48 +38,61 @@ func (c *StreamCounts) Usage() Usage {
 	return u
 }
 
-// colonKey ends every member name of a JSON object (compact, or with
-// spaces after the colon).
-var colonKey = []byte(`":`)
-
-var choicesKey = []byte(`"choices"`)
+// textMembers are the quoted names of the members whose string values are
+// model output in an OpenAI stream chunk: Chat Completions delta content,
+// reasoning (reasoning_content, or reasoning on OpenRouter and newer vLLM),
+// tool call arguments, the text of a legacy completion, a refusal. Content
+// comes first: nearly every chunk carries it and nothing else.
+var textMembers = [][]byte{[]byte(`"content"`), []byte(`"reasoning_content"`), []byte(`"reasoning"`),
+	[]byte(`"arguments"`), []byte(`"text"`), []byte(`"refusal"`)}
 
 // ChunkTextBytes counts the bytes of the model's text in an OpenAI stream
-// chunk without decoding it: the string values of its content, reasoning,
-// refusal, tool argument and text members, as written (escapes included).
-// It is an estimate's input, so it need not be exact: a string inside an
-// array that contains `\":` may be miscounted.
+// chunk without decoding it: the string value of the first of each of
+// textMembers, as written (escapes included). A quoted name cannot occur
+// inside a JSON string (its quotes would be escaped), so a match is a
+// member name or a string value, which no colon follows. It runs on every
+// chunk of every stream, so it is a few vectorized searches, not a parse;
+// it is an estimate's input, so it need not be exact (a chunk with several
+// choices or tool calls counts the first of each).
 func ChunkTextBytes(data []byte) int {
-	// The text is inside "choices": skip the id, object and model.
-	i := bytes.Index(data, choicesKey)
-	if i < 0 {
-		return 0
-	}
 	n := 0
-	for i < len(data) {
-		j := bytes.Index(data[i:], colonKey)
+	for i, name := range textMembers {
+		j := bytes.Index(data, name)
 		if j < 0 {
-			break
-		}
-		key := data[:i+j+1] // up to the name's closing quote
-		v := i + j + 2
-		for v < len(data) && (data[v] == ' ' || data[v] == '\t' || data[v] == '\n' || data[v] == '\r') {
-			v++
-		}
-		if v >= len(data) || data[v] != '"' {
-			i = v
 			continue
 		}
-		end := stringEnd(data, v+1)
-		if end < 0 {
-			break
+		n += stringValueLen(data, j+len(name))
+		if i == 0 && n > 0 {
+			return n
 		}
-		if isTextMember(key) {
-			n += end - v - 1
-		}
-		i = end + 1
 	}
 	return n
+}
+
+// stringValueLen returns the length, as written, of the JSON string value
+// that follows a member name ending before at (`: "..."`); 0 when what
+// follows is not a colon and a complete string.
+func stringValueLen(data []byte, at int) int {
+	at = skipSpace(data, at)
+	if at >= len(data) || data[at] != ':' {
+		return 0
+	}
+	at = skipSpace(data, at+1)
+	if at >= len(data) || data[at] != '"' {
+		return 0
+	}
+	end := stringEnd(data, at+1)
+	if end < 0 {
+		return 0
+	}
+	return end - at - 1
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // stringEnd returns the index of the quote that closes the JSON string
@@ -101,21 +114,4 @@ func stringEnd(data []byte, from int) int {
 		i = q + 1
 	}
 	return -1
-}
-
-// isTextMember reports whether the member named before a colon at the end
-// of key (which ends with the name's closing quote) is model output:
-// Chat Completions delta content, reasoning (reasoning_content, or
-// reasoning on OpenRouter and newer vLLM), refusal, tool call arguments, or
-// the text of a legacy completion.
-func isTextMember(key []byte) bool {
-	open := bytes.LastIndexByte(key[:len(key)-1], '"')
-	if open < 0 || (open > 0 && key[open-1] == '\\') {
-		return false
-	}
-	switch string(key[open+1 : len(key)-1]) { // no allocation: the conversion only feeds the switch
-	case "content", "arguments", "reasoning_content", "reasoning", "text", "refusal":
-		return true
-	}
-	return false
 }

@@ -17,6 +17,7 @@ func TestChunkTextBytes(t *testing.T) {
 		{"usage chunk", `{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":5}}`, 0},
 		{"member names that only end like one", `{"xcontent":"abc","my_text":"zz"}`, 0},
 		{"cut in a string", `{"choices":[{"delta":{"content":"abc`, 0},
+		{"a text member's name as a value", `{"choices":[{"delta":{"role":"content"}}]}`, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := ChunkTextBytes([]byte(tc.chunk)); got != tc.want {
