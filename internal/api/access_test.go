@@ -116,7 +116,8 @@ func TestGatewayKeyEveryHeaderStyle(t *testing.T) {
 }
 
 func TestGatewayKeyMissingOrUnknown(t *testing.T) {
-	g := startGateway(t, gatewayOptions{top: keysTop("")})
+	led := newMemLedger()
+	g := startGateway(t, gatewayOptions{top: keysTop(""), ledger: led})
 	for _, tc := range []struct {
 		name, code string
 		header     []string
@@ -141,6 +142,13 @@ func TestGatewayKeyMissingOrUnknown(t *testing.T) {
 	}
 	if n := len(g.mock.Requests()); n != 0 {
 		t.Errorf("the upstream got %d requests from unauthenticated clients", n)
+	}
+	// The ledger is of the keys' requests: the refused ones are not in it.
+	if status, _, body := g.post(t, "/v1/chat/completions", keyedChat("chat", false), "Authorization", "Bearer "+teamKey); status != http.StatusOK {
+		t.Fatalf("with the key: %d %s", status, body)
+	}
+	if r := led.next(t); r.Key != "team-a" || len(led.added) != 0 {
+		t.Errorf("first record %+v (%d more): unauthenticated requests were recorded", r, len(led.added))
 	}
 
 	// The official SDK sees a 401 it can report.

@@ -25,10 +25,10 @@ type Dialects struct {
 // converting as its deployment requires (see exchange).
 func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inbound.Dialect, count bool) {
 	rec.dialect = d
-	rec.endpoint = endpointOf(r)
 	if !s.authenticate(w, r, rec) {
-		return
+		return // not recorded: the ledger is of the keys' requests
 	}
+	rec.endpoint = endpointOf(r)
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return

@@ -21,10 +21,10 @@ import (
 // inference serves chat completions, completions and embeddings: read the
 // body once, peek at model and stream, resolve the model, send, relay.
 func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapter.Op) {
-	rec.endpoint = endpointOf(r)
 	if !s.authenticate(w, r, rec) {
-		return
+		return // not recorded: the ledger is of the keys' requests
 	}
+	rec.endpoint = endpointOf(r)
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return

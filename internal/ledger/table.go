@@ -70,7 +70,7 @@ func deref(s *string) string {
 	return *s
 }
 
-func dollars(f float64) string { return "$" + strconv.FormatFloat(f, 'f', 4, 64) }
+func dollars(f float64) string { return "$" + strconv.FormatFloat(f, 'f', 6, 64) }
 
 func yesNo(b bool) string {
 	if b {

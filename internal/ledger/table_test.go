@@ -50,8 +50,8 @@ func TestWriteUsage(t *testing.T) {
 	}
 	want := "" +
 		"KEY     DAY         REQUESTS  PROMPT_TOKENS  COMPLETION_TOKENS  COST_USD\n" +
-		"team-a  2026-04-01  12        3400           560                $0.0123\n" +
-		"-       2026-04-02  1         5              6                  $12.0000\n"
+		"team-a  2026-04-01  12        3400           560                $0.012346\n" +
+		"-       2026-04-02  1         5              6                  $12.000000\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteUsage (-want +got):\n%s", diff)
 	}
@@ -62,7 +62,7 @@ func TestWriteUsage(t *testing.T) {
 	}
 	want = "" +
 		"REQUESTS  PROMPT_TOKENS  COMPLETION_TOKENS  COST_USD\n" +
-		"2         0              0                  $0.5000\n"
+		"2         0              0                  $0.500000\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteUsage totals (-want +got):\n%s", diff)
 	}
@@ -82,8 +82,8 @@ func TestWriteRequests(t *testing.T) {
 	// The escape sequence and tab from a client's model name are quoted,
 	// not sent to the terminal; the time is shown in UTC.
 	want := "" +
-		"TIME                     REQUEST_ID  KEY     MODEL                  DEPLOYMENT  ENDPOINT              STATUS  OUTCOME    PROMPT  COMPLETION  CACHED  REASONING  COST_USD  LATENCY_MS  TTFB_MS  STREAM  ESTIMATED\n" +
-		"2026-04-01 08:30:00.123  r1          team-a  \"evil\\x1b[2Jmodel\\tx\"  -           /v1/chat/completions  200     completed  10      20          3       4          $0.0001   812.3       95.1     yes     no\n"
+		"TIME                     REQUEST_ID  KEY     MODEL                  DEPLOYMENT  ENDPOINT              STATUS  OUTCOME    PROMPT  COMPLETION  CACHED  REASONING  COST_USD   LATENCY_MS  TTFB_MS  STREAM  ESTIMATED\n" +
+		"2026-04-01 08:30:00.123  r1          team-a  \"evil\\x1b[2Jmodel\\tx\"  -           /v1/chat/completions  200     completed  10      20          3       4          $0.000120  812.3       95.1     yes     no\n"
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("WriteRequests (-want +got):\n%s", diff)
 	}
