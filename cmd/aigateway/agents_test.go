@@ -290,6 +290,9 @@ var agentUpstreams = []agentUpstream{
 var responsesNative = agentUpstream{"openai_compat_responses_native",
 	`"adapter": "openai_compat", "base_url": "%s/v1", "model": "mock-model", "responses": "native"`, "call_mock_0"}
 
+// agentKey is the gateway key the agents send.
+const agentKey = "sk-agent-gateway-key-0123456789"
+
 // startAgentGateway starts the gateway in front of a fresh agentModel,
 // serving agentModelID as an entry of kind up.
 func startAgentGateway(t *testing.T, up agentUpstream) (url string, model *agentModel, logs *lockedBuffer) {
@@ -298,7 +301,10 @@ func startAgentGateway(t *testing.T, up agentUpstream) (url string, model *agent
 	upstream := httptest.NewServer(model)
 	t.Cleanup(upstream.Close)
 	cfg := filepath.Join(t.TempDir(), "models.json")
-	config := fmt.Sprintf(`{"models": [{"id": %q, "api_key": "sk-upstream", `+up.entry+`}]}`, agentModelID, upstream.URL)
+	// The agents authenticate with a gateway key, each the way it sends
+	// its API key, under limits that send the x-ratelimit-* headers.
+	config := fmt.Sprintf(`{"keys": [{"name": "agent", "key": %q, "rpm": 1000, "tpm": 10000000}],
+		"models": [{"id": %q, "api_key": "sk-upstream", `+up.entry+`}]}`, agentKey, agentModelID, upstream.URL)
 	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +392,7 @@ func claudeCodeShellTurn(t *testing.T, bin string, up agentUpstream) {
 	home, work := t.TempDir(), t.TempDir()
 	env := agentEnv(home,
 		"ANTHROPIC_BASE_URL="+url,
-		"ANTHROPIC_API_KEY=sk-agent-test",
+		"ANTHROPIC_API_KEY="+agentKey,
 		"ANTHROPIC_MODEL="+agentModelID,
 		"ANTHROPIC_SMALL_FAST_MODEL="+agentModelID,
 		"ANTHROPIC_DEFAULT_HAIKU_MODEL="+agentModelID,
@@ -456,7 +462,7 @@ env_key = "AIGW_AGENT_KEY"
 		t.Fatal(err)
 	}
 	last := filepath.Join(home, "last-message.txt")
-	env := agentEnv(home, "CODEX_HOME="+codexHome, "AIGW_AGENT_KEY=sk-agent-test")
+	env := agentEnv(home, "CODEX_HOME="+codexHome, "AIGW_AGENT_KEY="+agentKey)
 	// The sandbox is bypassed because CI containers cannot nest one; the
 	// command only writes into the test's own temporary directory.
 	stdout, stderr, err := runAgent(t, work, env, bin, "exec",
@@ -502,7 +508,7 @@ func geminiCLIShellTurn(t *testing.T, bin string, up agentUpstream) {
 	env := agentEnv(home,
 		// The gateway's root: Gemini CLI appends /v1beta/models/... itself.
 		"GOOGLE_GEMINI_BASE_URL="+url,
-		"GEMINI_API_KEY=sk-agent-test",
+		"GEMINI_API_KEY="+agentKey,
 		// Headless runs refuse an untrusted folder.
 		"GEMINI_CLI_TRUST_WORKSPACE=true",
 	)
