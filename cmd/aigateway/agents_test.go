@@ -549,8 +549,8 @@ func checkAgentRequests(t *testing.T, log string, report func() string) {
 			continue
 		}
 		n++
-		if !strings.Contains(line, " status=200 ") {
-			t.Errorf("the gateway refused a request of the agent: %s\n%s", line, report())
+		if !strings.Contains(line, " status=200 ") || !strings.Contains(line, " key=agent ") {
+			t.Errorf("the gateway refused a request of the agent, or took it without its key: %s\n%s", line, report())
 		}
 	}
 	if n < 2 {
