@@ -15,12 +15,15 @@ and local programs. It retries and falls back between deployments, takes
 failing ones out of rotation, reloads models.json on change or SIGHUP, and on
 SIGINT/SIGTERM drains: /health and /ready answer 503 for --drain-delay, then
 in-flight requests get --shutdown-timeout to finish. Every flag can also be
-set by the environment variable named in its description.`
+set by the environment variable named in its description. With "keys" in
+models.json every request needs a gateway key; without, the gateway listens
+only on loopback unless --allow-unauthenticated is given. Every request is
+recorded in a usage ledger (SQLite, or PostgreSQL with --database-url).`
 
 // usage prints the description and the flags.
 func usage(fs *flag.FlagSet) {
 	out := fs.Output()
-	fmt.Fprintf(out, "%s\n\nUsage: aigateway [flags]\n\nFlags:\n", description)
+	fmt.Fprintf(out, "%s\n\nUsage: aigateway [flags]\n       aigateway usage [flags]   print the usage ledger (see aigateway usage --help)\n\nFlags:\n", description)
 	fs.PrintDefaults()
 }
 
