@@ -10,6 +10,7 @@ import (
 
 	"aigateway/internal/api"
 	"aigateway/internal/config"
+	"aigateway/internal/inbound/responses"
 	"aigateway/internal/ledger"
 	"aigateway/internal/limits"
 )
@@ -24,13 +25,18 @@ type access struct {
 	limiter limits.Limiter
 	store   ledger.Store   // nil: no ledger
 	writer  *ledger.Writer // nil: no ledger
-	closers []func()
+	// responses keeps the Responses API's stored responses: in Redis with
+	// the limits when a Redis URL is given, so that replicas continue each
+	// other's conversations, else in memory.
+	responses responses.Store
+	closers   []func()
 }
 
 // openAccess opens the ledger store (PostgreSQL when a database URL is
 // given, else the SQLite file) and the limiter (Redis when a Redis URL is
-// given, else memory). The flags and their environment variables override
-// the config's database_url and redis_url.
+// given, else memory), and the Responses API's store on the same Redis
+// (else memory). The flags and their environment variables override the
+// config's database_url and redis_url.
 func openAccess(ctx context.Context, s *settings, file *config.File, log *slog.Logger) (*access, error) {
 	a := &access{}
 	dbURL, err := secretSetting(s.databaseURL, file.DatabaseURL, "database_url")
@@ -65,6 +71,8 @@ func openAccess(ctx context.Context, s *settings, file *config.File, log *slog.L
 	}
 	if redisURL == "" {
 		a.limiter = limits.NewMemory(limits.MemoryOptions{Spent: spent, Logger: log})
+		a.responses = responses.NewMemoryStore(responses.MemoryOptions{})
+		log.Info("responses store", "store", "memory")
 		return a, nil
 	}
 	r, err := limits.NewRedis(ctx, redisURL, limits.RedisOptions{FailClosed: file.RedisFailClosed, Logger: log, Spent: spent})
@@ -75,6 +83,18 @@ func openAccess(ctx context.Context, s *settings, file *config.File, log *slog.L
 	a.limiter = r
 	a.closers = append(a.closers, func() { r.Close() })
 	log.Info("limits shared through redis", "fail", map[bool]string{true: "closed", false: "open"}[file.RedisFailClosed])
+	rs, err := responses.NewRedisStore(ctx, redisURL, responses.RedisStoreOptions{Logger: log})
+	if err != nil {
+		a.close(context.Background(), log)
+		return nil, fmt.Errorf("redis_url: %w", err)
+	}
+	a.responses = rs
+	a.closers = append(a.closers, func() {
+		if err := rs.Close(); err != nil {
+			log.Warn("closing the responses store", "error", err)
+		}
+	})
+	log.Info("responses store", "store", "redis")
 	return a, nil
 }
 

@@ -123,7 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	fs.Int64Var(&s.bodyMinRate, "body-min-rate", envInt("AIGATEWAY_BODY_MIN_RATE", api.DefaultBodyMinRate), "after that, the average bytes per second a request body must keep up (env AIGATEWAY_BODY_MIN_RATE)")
 	fs.DurationVar(&s.writeTimeout, "write-timeout", envDuration("AIGATEWAY_WRITE_TIMEOUT", api.DefaultWriteTimeout), "how long one write of a response may block on a client that does not read (env AIGATEWAY_WRITE_TIMEOUT)")
 	fs.BoolVar(&s.allowUnauthenticated, "allow-unauthenticated", os.Getenv("AIGATEWAY_ALLOW_UNAUTHENTICATED") == "true", "serve without gateway keys on a non-loopback --host (env AIGATEWAY_ALLOW_UNAUTHENTICATED=true)")
-	fs.StringVar(&s.redisURL, "redis-url", env("AIGATEWAY_REDIS_URL", ""), "Redis URL for limits and budgets shared by replicas; overrides redis_url in models.json (env AIGATEWAY_REDIS_URL)")
+	fs.StringVar(&s.redisURL, "redis-url", env("AIGATEWAY_REDIS_URL", ""), "Redis URL for limits, budgets and Responses API stored responses shared by replicas; overrides redis_url in models.json (env AIGATEWAY_REDIS_URL)")
 	fs.StringVar(&s.databaseURL, "database-url", env("AIGATEWAY_DATABASE_URL", ""), "PostgreSQL URL for the usage ledger; overrides database_url in models.json (env AIGATEWAY_DATABASE_URL)")
 	fs.StringVar(&s.ledgerFile, "ledger-file", env("AIGATEWAY_LEDGER_FILE", "aigateway-usage.db"), "SQLite file of the usage ledger when no database URL is set; \"off\" records nothing (env AIGATEWAY_LEDGER_FILE)")
 	trusted := fs.String("trusted-proxies", env("AIGATEWAY_TRUSTED_PROXIES", ""), "comma-separated IP addresses and CIDR prefixes of proxies whose X-Forwarded-For names the client in the access log; default none (env AIGATEWAY_TRUSTED_PROXIES)")
@@ -244,7 +244,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
-		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{}), Gemini: geminiapi.Dialect{}},
+		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{Store: acc.responses}), Gemini: geminiapi.Dialect{}},
 		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),

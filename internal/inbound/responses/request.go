@@ -70,7 +70,11 @@ func (d *Dialect) parse(ctx context.Context, body []byte) (*request, error) {
 		// stored response without storing the new one.
 		s, ok, err := d.store.Get(ctx, p.Str)
 		if err != nil {
+			// Not "not found": the conversation may well be there once the
+			// store is back, and a 503 is what SDKs retry.
 			slog.Warn("responses: reading the store failed", "previous_response_id", p.Str, "err", err)
+			return nil, &inbound.Error{Status: http.StatusServiceUnavailable, Type: openai.TypeUnavailable, Param: "previous_response_id",
+				Code: "store_unavailable", Message: "The stored responses cannot be read right now, so previous_response_id '" + p.Str + "' cannot be continued; try again."}
 		}
 		if ok {
 			q.prev = s.Conversation

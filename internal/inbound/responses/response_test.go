@@ -3,6 +3,8 @@ package responses
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +174,37 @@ func TestMemoryStoreBounds(t *testing.T) {
 	put("f", 1)
 	if m.Len() != 1 {
 		t.Errorf("expired entries not evicted: len %d", m.Len())
+	}
+}
+
+// failingStore is a Store whose server is down.
+type failingStore struct{}
+
+func (failingStore) Put(context.Context, string, Stored) error {
+	return errors.New("redis SET: dial tcp: connection refused")
+}
+
+func (failingStore) Get(context.Context, string) (Stored, bool, error) {
+	return Stored{}, false, errors.New("redis GET: dial tcp: connection refused")
+}
+
+// TestStoreDown: a store that cannot be read makes a follow-up a 503 (the
+// conversation may exist; SDKs retry a 503), not OpenAI's 400 "not found";
+// a store that cannot be written still gives the client its answer.
+func TestStoreDown(t *testing.T) {
+	d := newTestDialect(failingStore{})
+	_, err := d.Parse([]byte(`{"model":"m","previous_response_id":"resp_x","input":"x"}`), nil)
+	if e, ok := err.(*inbound.Error); !ok || e.Status != 503 || e.Param != "previous_response_id" || !strings.Contains(e.Message, "resp_x") {
+		t.Errorf("follow-up with the store down: %v", err)
+	}
+	q := mustParse(t, d, `{"model":"m","input":"hi"}`)
+	out, err := q.Response(openaiTarget, []byte(chatAnswer))
+	if err != nil || gjson.GetBytes(out, "status").Str != "completed" {
+		t.Errorf("answer with the store down: %s %v", out, err)
+	}
+	q = mustParse(t, d, `{"model":"m","stream":true,"input":"hi"}`)
+	events := runStream(t, q.NewStream(openaiTarget), readChunks(t, "testdata/streams/chat-completions-text.sse"))
+	if !strings.Contains(string(events), "response.completed") {
+		t.Errorf("stream with the store down did not complete:\n%s", events)
 	}
 }
