@@ -39,6 +39,8 @@ func main() {
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "usage" {
 		err = runUsage(ctx, os.Args[2:], os.Stdout, os.Stderr)
+	} else if len(os.Args) > 1 && os.Args[1] == "check" {
+		err = runCheck(ctx, os.Args[2:], os.Stdout, os.Stderr)
 	} else {
 		err = run(ctx, os.Args[1:], os.Stderr)
 	}

@@ -23,7 +23,7 @@ recorded in a usage ledger (SQLite, or PostgreSQL with --database-url).`
 // usage prints the description and the flags.
 func usage(fs *flag.FlagSet) {
 	out := fs.Output()
-	fmt.Fprintf(out, "%s\n\nUsage: aigateway [flags]\n       aigateway usage [flags]   print the usage ledger (see aigateway usage --help)\n\nFlags:\n", description)
+	fmt.Fprintf(out, "%s\n\nUsage: aigateway [flags]\n       aigateway usage [flags]   print the usage ledger (see aigateway usage --help)\n       aigateway check [flags]   validate models.json and probe each model's upstream (see aigateway check --help)\n\nFlags:\n", description)
 	fs.PrintDefaults()
 }
 

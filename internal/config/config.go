@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"strconv"
 	"time"
@@ -207,34 +208,84 @@ func readFile(path string) ([]byte, error) {
 // Parse parses and validates the contents of a models file. name is used only
 // in error messages. It reports the first error found, in file order.
 func Parse(name string, data []byte) (*File, error) {
+	f, errs := parse(name, data, false)
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return f, nil
+}
+
+// LoadAll is Load reporting every problem ParseAll finds, for `aigateway
+// check`; the server uses Load.
+func LoadAll(path string) (*File, []error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, []error{fmt.Errorf("reading models config: %w", err)}
+	}
+	return ParseAll(path, data)
+}
+
+// ParseAll is Parse reporting every problem it finds rather than only the
+// first: one error per broken entry (each naming the file, the entry and
+// the field), then the fallbacks and the access settings. The File is nil
+// when there is any error. A file that is not valid JSON, or whose top
+// level is wrong, yields that one error: nothing below it can be read.
+func ParseAll(name string, data []byte) (*File, []error) {
+	f, errs := parse(name, data, true)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return f, nil
+}
+
+// parse does Parse's work; with all, it carries on after an error to find
+// the rest.
+func parse(name string, data []byte, all bool) (*File, []error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf(`%s: file is empty (expected a JSON object with a "models" array)`, name)
+		return nil, []error{fmt.Errorf(`%s: file is empty (expected a JSON object with a "models" array)`, name)}
 	}
 	// Validate the whole input first (this also rejects trailing data after
 	// the value), so every later step only sees well-formed JSON.
 	var top json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, syntaxError(name, data, err)
+		return nil, []error{syntaxError(name, data, err)}
 	}
 	w, err := parseTop(top)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, []error{fmt.Errorf("%s: %w", name, err)}
 	}
 	entries := w.Models
 
+	var errs []error
+	fail := func(err error) bool {
+		errs = append(errs, err)
+		return !all
+	}
 	f := &File{Path: name, Models: make([]Model, 0, len(entries))}
 	seen := make(map[string]int, len(entries))
 	names := make(map[string]int, len(entries))
+	// broken holds the ids of entries that failed to parse, so that a
+	// fallback naming one is not reported a second time as unknown.
+	broken := make(map[string]int)
 	for i, raw := range entries {
 		label := entryLabel(i, peekID(raw))
 		m, err := parseModel(raw)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", name, label, err)
+			if id := peekID(raw); id != "" {
+				broken[id] = i
+			}
+			if fail(fmt.Errorf("%s: %s: %w", name, label, err)) {
+				return nil, errs
+			}
+			continue
 		}
 		m.Index = i
 		if m.Name != "" {
 			if j, dup := names[m.Name]; dup {
-				return nil, fmt.Errorf("%s: %s: name: %q is already the name of models[%d]", name, label, m.Name, j)
+				if fail(fmt.Errorf("%s: %s: name: %q is already the name of models[%d]", name, label, m.Name, j)) {
+					return nil, errs
+				}
+				continue
 			}
 			names[m.Name] = i
 		}
@@ -242,20 +293,34 @@ func Parse(name string, data []byte) (*File, error) {
 			// A second entry with the same id is another deployment of the
 			// same model; pool settings must then agree.
 			if err := samePoolSettings(&f.Models[j], &m); err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", name, label, err)
+				if fail(fmt.Errorf("%s: %s: %w", name, label, err)) {
+					return nil, errs
+				}
+				continue
 			}
 		} else {
 			seen[m.ID] = len(f.Models)
 		}
 		f.Models = append(f.Models, m)
 	}
+	known := seen
+	if len(broken) > 0 {
+		known = make(map[string]int, len(seen)+len(broken))
+		maps.Copy(known, broken)
+		maps.Copy(known, seen)
+	}
 	for i := range f.Models {
-		if err := checkFallbacks(&f.Models[i], seen); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", name, f.Models[i].Label(), err)
+		if err := checkFallbacks(&f.Models[i], known); err != nil {
+			if fail(fmt.Errorf("%s: %s: %w", name, f.Models[i].Label(), err)) {
+				return nil, errs
+			}
 		}
 	}
 	if f.Access, err = parseAccess(w); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		errs = append(errs, fmt.Errorf("%s: %w", name, err))
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	return f, nil
 }
