@@ -106,7 +106,11 @@ func checkModels(ctx context.Context, f *config.File, reg *registry.Registry, pr
 			continue
 		}
 		dep := deps[i]
-		rows = append(rows, checkRow{id: cm.ID, deployment: dep.Label, adapterType: cm.Adapter, upstream: dep.Upstream,
+		adapterType := cm.Adapter
+		if cm.Protocol != "" { // custom_http says less than its protocol
+			adapterType = cm.Protocol
+		}
+		rows = append(rows, checkRow{id: cm.ID, deployment: dep.Label, adapterType: adapterType, upstream: dep.Upstream,
 			key: keyState(cm), reachable: "-"})
 		row := &rows[len(rows)-1]
 		if dep.Adapter == nil {

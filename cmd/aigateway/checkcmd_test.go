@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -170,5 +171,41 @@ func TestCheckProbeSendsOneTokenRequest(t *testing.T) {
 	}
 	if msg["max_tokens"] != float64(1) {
 		t.Errorf("messages request = %v", msg)
+	}
+}
+
+// TestCheckNativeModelLists checks that the cheap probe of Anthropic and
+// Gemini entries asks for their model lists with their own credentials.
+func TestCheckNativeModelLists(t *testing.T) {
+	type seen struct{ path, apiKey, version, googKey, query string }
+	got := make(chan seen, 4)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.URL.Path, r.Header.Get("X-Api-Key"), r.Header.Get("Anthropic-Version"), r.Header.Get("X-Goog-Api-Key"), r.URL.RawQuery}
+		w.Write([]byte(`{"data":[]}`))
+	}))
+	defer up.Close()
+	out, err := runCheckOn(t, `{"models": [
+		{"id": "claude", "adapter": "anthropic", "base_url": "`+up.URL+`/v1", "api_key": "`+checkKey+`"},
+		{"id": "gem", "adapter": "gemini", "base_url": "`+up.URL+`", "api_key": "`+checkKey+`"}
+	]}`)
+	if err != nil {
+		t.Fatalf("err = %v; output:\n%s", err, out)
+	}
+	if row := rowOf(t, out, "claude"); row[2] != "anthropic" || row[5] != "yes" {
+		t.Errorf("claude row = %q", row)
+	}
+	if row := rowOf(t, out, "gem"); row[2] != "gemini" || row[5] != "yes" {
+		t.Errorf("gem row = %q", row)
+	}
+	close(got)
+	byPath := map[string]seen{}
+	for s := range got {
+		byPath[s.path] = s
+	}
+	if a := byPath["/v1/models"]; a.apiKey != checkKey || a.version == "" {
+		t.Errorf("Anthropic probe = %+v", a)
+	}
+	if g := byPath["/v1beta/models"]; g.googKey != checkKey || g.query != "" {
+		t.Errorf("Gemini probe = %+v (the key belongs in the header, not the URL)", g)
 	}
 }
