@@ -91,7 +91,9 @@ func TestCheckTable(t *testing.T) {
 		{"id": "dead", "adapter": "openai_compat", "base_url": "`+closedURL(t)+`", "api_key": "`+checkKey+`"},
 		{"id": "nokey", "adapter": "openai_compat", "base_url": "`+up.URL+`/v1", "api_key": "ENV:CHECK_TEST_UNSET"},
 		{"id": "wrongkey", "adapter": "openai_compat", "base_url": "`+up.URL+`/v1", "api_key": "sk-wrong"},
-		{"id": "off", "adapter": "openai_compat", "base_url": "`+up.URL+`/v1", "enabled": false}
+		{"id": "off", "adapter": "openai_compat", "base_url": "`+up.URL+`/v1", "enabled": false},
+		{"id": "prog", "adapter": "process", "command": ["aigateway-check-no-such-program", "{prompt}"]},
+		{"id": "shell", "adapter": "process", "command": ["sh", "-c", "echo hi"]}
 	]}`)
 	if !errors.Is(err, errCheckFailed) {
 		t.Fatalf("err = %v, want errCheckFailed; output:\n%s", err, out)
@@ -114,6 +116,12 @@ func TestCheckTable(t *testing.T) {
 	}
 	if wrong := rowOf(t, out, "wrongkey"); wrong[5] != "no" || !strings.Contains(wrong[7], "401") {
 		t.Errorf("wrongkey row = %q", wrong)
+	}
+	if prog := rowOf(t, out, "prog"); prog[4] != "-" || prog[5] != "-" || !strings.Contains(prog[7], "aigateway-check-no-such-program") {
+		t.Errorf("prog row = %q", prog)
+	}
+	if shell := rowOf(t, out, "shell"); shell[2] != "process" || shell[5] != "yes" {
+		t.Errorf("shell row = %q", shell)
 	}
 	// The cheap check lists models and sends no chat request.
 	for _, r := range mock.Requests() {
