@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -159,4 +160,43 @@ func TestMetricsOffIsNotFound(t *testing.T) {
 	if status, _, body := g.do(t, http.MethodGet, "/metrics", ""); status != http.StatusNotFound {
 		t.Errorf("GET /metrics without metrics: status %d, want 404: %s", status, body)
 	}
+}
+
+// aigateway_breaker_state is read from the breakers at scrape time: a
+// deployment whose attempts keep failing shows as open (2) beside a
+// healthy one (0).
+func TestMetricsBreakerStateAtScrape(t *testing.T) {
+	g := startGateway(t, gatewayOptions{metrics: true,
+		extraModels: `{"id": "down", "name": "nowhere", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1", "api_key": "x", "model": "m"}`})
+	g.wantSeries(t, nil, `aigateway_breaker_state{deployment="nowhere",model="down"} 0`)
+	for range 2 { // three attempts each; the breaker opens at the fifth failure in a row
+		if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "down", "messages": [{"role": "user", "content": "hi"}]}`); status < 500 {
+			t.Fatalf("status %d, want a 5xx: %s", status, body)
+		}
+	}
+	g.wantSeries(t, nil,
+		`aigateway_breaker_state{deployment="nowhere",model="down"} 2`,
+		`aigateway_breaker_state{deployment="models[0]",model="chat"} 0`,
+		`aigateway_requests_total{deployment="nowhere",endpoint="/v1/chat/completions",key="",model="down",status_class="5xx"} 2`)
+}
+
+// aigateway_process_queue_length shows the requests waiting for a local
+// program's only slot.
+func TestMetricsProcessQueueLength(t *testing.T) {
+	g := startGateway(t, gatewayOptions{metrics: true, extraModels: processEntry(t, "local", "words", `"max_concurrency": 1, "queue_size": 4`)})
+	g.wantSeries(t, nil, `aigateway_process_queue_length{deployment="models[1]",model="local"} 0`)
+	long := strings.Repeat("word ", 100) // 5ms a word: the program runs for about half a second
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "local", "messages": [{"role": "user", "content": "`+long+`"}]}`); status != 200 {
+				t.Errorf("status %d: %s", status, body)
+			}
+		})
+	}
+	g.wantSeries(t, nil, `aigateway_process_queue_length{deployment="models[1]",model="local"} 2`)
+	wg.Wait()
+	g.wantSeries(t, nil, `aigateway_process_queue_length{deployment="models[1]",model="local"} 0`,
+		`aigateway_requests_total{deployment="models[1]",endpoint="/v1/chat/completions",key="",model="local",status_class="2xx"} 3`,
+		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="process",gen_ai_request_model="local"} 3`)
 }

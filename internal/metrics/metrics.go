@@ -101,7 +101,7 @@ func New(src Sources) *Metrics {
 		m.duration, m.ttft, m.tpot, m.tokens, m.requests, m.attempts, m.retries, m.fallbacks, m.cost, m.rateLimited,
 		m.inFlight, m.inFlightStreams)
 	if src.Registry != nil {
-		m.reg.MustRegister(&breakerCollector{registry: src.Registry})
+		m.reg.MustRegister(&registryCollector{registry: src.Registry})
 	}
 	if src.Ledger != nil {
 		m.reg.MustRegister(
@@ -306,18 +306,31 @@ func (m *Metrics) StreamEnded() {
 	}
 }
 
-// breakerCollector reports every deployment's breaker at scrape time from
-// the registry serving then, so a reload's deployments show at once.
-type breakerCollector struct {
+// registryCollector reports every deployment's breaker, and the queue of
+// those that have one, at scrape time from the registry serving then, so a
+// reload's deployments show at once.
+type registryCollector struct {
 	registry func() *registry.Registry
 }
 
-var breakerDesc = prometheus.NewDesc("aigateway_breaker_state",
-	"A deployment's circuit breaker: 0 closed, 1 half-open, 2 open.", []string{"model", "deployment"}, nil)
+// queueReporter is an adapter with a queue of its own: a local program's.
+type queueReporter interface {
+	QueueLength() int
+}
 
-func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+var (
+	breakerDesc = prometheus.NewDesc("aigateway_breaker_state",
+		"A deployment's circuit breaker: 0 closed, 1 half-open, 2 open.", []string{"model", "deployment"}, nil)
+	queueDesc = prometheus.NewDesc("aigateway_process_queue_length",
+		"Requests waiting for a local program's slot.", []string{"model", "deployment"}, nil)
+)
 
-func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- breakerDesc
+	ch <- queueDesc
+}
+
+func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	reg := c.registry()
 	if reg == nil {
 		return
@@ -331,6 +344,9 @@ func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		seen[p] = true
 		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, breakerValue(d.Breaker.Snapshot().State), id, d.Label)
+		if q, ok := d.Adapter.(queueReporter); ok {
+			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.QueueLength()), id, d.Label)
+		}
 	})
 }
 
