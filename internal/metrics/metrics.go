@@ -45,7 +45,8 @@ type Sources struct {
 // Metrics records the gateway's series. Its methods are safe for
 // concurrent use and do nothing on a nil *Metrics.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg     *prometheus.Registry
+	handler http.Handler
 
 	duration, ttft, tpot, tokens *prometheus.HistogramVec
 	requests, attempts           *prometheus.CounterVec
@@ -110,13 +111,12 @@ func New(src Sources) *Metrics {
 			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "aigateway_ledger_dropped_total",
 				Help: "Ledger records dropped: the queue was full or the writer closed."}, func() float64 { return float64(src.Ledger().Dropped) }))
 	}
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	return m
 }
 
 // Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
-}
+func (m *Metrics) Handler() http.Handler { return m.handler }
 
 // Registry is the registry the series live on, for tests and embedding.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
