@@ -200,3 +200,19 @@ func TestMetricsProcessQueueLength(t *testing.T) {
 		`aigateway_requests_total{deployment="models[1]",endpoint="/v1/chat/completions",key="",model="local",status_class="2xx"} 3`,
 		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="process",gen_ai_request_model="local"} 3`)
 }
+
+// The inbound APIs are chats, recorded under the ledger's endpoint.
+func TestMetricsInboundAPIsAreChats(t *testing.T) {
+	g := startGateway(t, gatewayOptions{metrics: true})
+	if status, _, body := g.post(t, "/v1/messages", `{"model": "chat", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}`,
+		"anthropic-version", "2023-06-01"); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	if status, _, body := g.post(t, "/v1beta/models/chat:generateContent", `{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}`); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	g.wantSeries(t, nil,
+		`aigateway_requests_total{deployment="models[0]",endpoint="/v1/messages",key="",model="chat",status_class="2xx"} 1`,
+		`aigateway_requests_total{deployment="models[0]",endpoint="/v1beta/models/{model}:generateContent",key="",model="chat",status_class="2xx"} 1`,
+		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="chat"} 2`)
+}
