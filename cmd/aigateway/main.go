@@ -28,6 +28,7 @@ import (
 	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/messages"
 	"aigateway/internal/inbound/responses"
+	"aigateway/internal/metrics"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -244,7 +245,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		raw.Close()
 		return err
 	}
-	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody,
+	src := metrics.Sources{Registry: rt.Registry}
+	if acc.writer != nil {
+		src.Ledger = acc.writer.Stats
+	}
+	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody, Metrics: metrics.New(src),
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
 		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{Store: acc.responses}), Gemini: geminiapi.Dialect{}},
 		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store})

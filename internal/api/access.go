@@ -112,6 +112,7 @@ func (s *Server) admit(ctx context.Context, w http.ResponseWriter, rec *record, 
 	}
 	rec.outcome = ledger.OutcomeLimited
 	rec.err = errors.New("limit reached: " + string(d.Reason))
+	s.metrics.RateLimited(rec.key.Name, string(d.Reason))
 	if d.Retry > 0 {
 		w.Header()["Retry-After"] = []string{strconv.FormatInt(int64(math.Ceil(d.Retry.Seconds())), 10)}
 	}
@@ -265,15 +266,16 @@ func (s *Server) account(w *logWriter, r *http.Request) {
 	s.settle(r.Context(), rec)
 	u := rec.usage
 	c := cost(rec.price, u)
-	if s.ledger == nil {
-		return
-	}
 	status := w.status
 	if rec.status != 0 {
 		status = rec.status
 	}
 	if status == 0 {
 		status = http.StatusOK
+	}
+	s.observe(w, rec, status, c)
+	if s.ledger == nil {
+		return
 	}
 	lr := ledger.Record{Time: rec.start.UTC(), RequestID: rec.id, Model: rec.model, Deployment: rec.deployment, Endpoint: rec.endpoint,
 		Status: status, PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens, CachedTokens: u.CachedTokens,

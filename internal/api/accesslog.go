@@ -52,6 +52,8 @@ type record struct {
 	// outcome overrides how the ledger says the request ended (limited,
 	// rejected); "" derives it from the status and error.
 	outcome string
+	// provider is the last attempt's adapter or protocol, for the metrics.
+	provider string
 }
 
 // logWriter records the status, bytes and time to first byte of a response.

@@ -14,11 +14,11 @@ import (
 )
 
 // benchmarkChat measures the whole hot path over real HTTP: client ->
-// gateway -> mock upstream and back. Compare with go test -bench and
+// gateway -> mock upstream and back, with the metrics on as in production. Compare with go test -bench and
 // benchstat; the CPU comparison against a bare reverse proxy is
 // cmd/loadbench.
 func benchmarkChat(b *testing.B, stream bool) {
-	benchmarkGateway(b, stream, gatewayOptions{mock: mockllm.Options{Chunks: 20}})
+	benchmarkGateway(b, stream, gatewayOptions{mock: mockllm.Options{Chunks: 20}, metrics: true})
 }
 
 // benchmarkGateway sends the benchmark's requests through a gateway with

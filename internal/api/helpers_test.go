@@ -24,7 +24,9 @@ import (
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/ledger"
 	"aigateway/internal/limits"
+	"aigateway/internal/metrics"
 	"aigateway/internal/mockllm"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
@@ -139,6 +141,9 @@ type gatewayOptions struct {
 	limiter limits.Limiter
 	ledger  api.Ledger
 	usage   api.UsageReader
+	// metrics turns the Prometheus metrics on (api.Options.Metrics), with
+	// the ledger's series when ledger is a *ledger.Writer.
+	metrics bool
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -204,9 +209,17 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		o.dialects = &d
 	}
 	g.router = router.New(reg)
+	var m *metrics.Metrics
+	if o.metrics {
+		src := metrics.Sources{Registry: g.router.Registry}
+		if w, ok := o.ledger.(*ledger.Writer); ok {
+			src.Ledger = w.Stats
+		}
+		m = metrics.New(src)
+	}
 	g.api = api.New(api.Options{Router: g.router, Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects,
-		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage})
+		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage, Metrics: m})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

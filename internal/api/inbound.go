@@ -29,6 +29,7 @@ func (s *Server) inboundAPI(w *logWriter, r *http.Request, rec *record, d inboun
 		return // not recorded: the ledger is of the keys' requests
 	}
 	rec.endpoint = endpointOf(r)
+	s.metrics.RequestStarted() // ended by account, which runs for every request with an endpoint
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return

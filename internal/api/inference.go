@@ -25,6 +25,7 @@ func (s *Server) inference(w *logWriter, r *http.Request, rec *record, op adapte
 		return // not recorded: the ledger is of the keys' requests
 	}
 	rec.endpoint = endpointOf(r)
+	s.metrics.RequestStarted() // ended by account, which runs for every request with an endpoint
 	body := s.readBody(w, r, rec)
 	if body == nil {
 		return
@@ -115,8 +116,16 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 		}
 		rec.attempts++
 		rec.answeredBy, rec.deployment, rec.upstream, rec.upstreamModel, rec.price = m.ID, d.Label, d.Upstream, d.Model, d.Price
+		rec.provider = providerOf(d)
+		switch {
+		case m.ID != x.model:
+			s.metrics.Fallback(x.model)
+		case rec.attempts > 1:
+			s.metrics.Retry(x.model)
+		}
 		sent := time.Now()
 		resp, first, err := s.send(ctx, d, x)
+		s.metrics.Attempt(m.ID, d.Label, attemptOutcome(r.Context(), err))
 		s.logAttempt(r.Context(), rec, m.ID, d, err, time.Since(sent))
 		if shutdownCut(ctx) && r.Context().Err() == nil {
 			if err == nil && resp.Stream != nil {
@@ -460,6 +469,8 @@ func (s *Server) writeBody(w *logWriter, rec *record, body []byte) {
 // (499), which closes the stream, canceling the upstream request or
 // stopping the program.
 func (s *Server) relay(ctx context.Context, w *logWriter, r *http.Request, rec *record, x *exchange, st adapter.Stream, head streamHead, abort context.CancelCauseFunc) {
+	s.metrics.StreamStarted()
+	defer s.metrics.StreamEnded()
 	defer func() {
 		st.Close()
 		rec.usage = st.Usage()

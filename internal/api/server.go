@@ -20,6 +20,7 @@ import (
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
 	"aigateway/internal/limits"
+	"aigateway/internal/metrics"
 	"aigateway/internal/openai"
 	"aigateway/internal/router"
 )
@@ -65,6 +66,9 @@ type Options struct {
 	Ledger Ledger
 	// Usage reads the ledger back for /admin; nil: /admin answers 404.
 	Usage UsageReader
+	// Metrics records the Prometheus series and serves them at /metrics;
+	// nil: none are recorded and /metrics answers 404.
+	Metrics *metrics.Metrics
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -101,13 +105,15 @@ type Server struct {
 	limiter limits.Limiter
 	ledger  Ledger
 	usage   UsageReader
+	metrics *metrics.Metrics
 }
 
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
 		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies,
-		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage}
+		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage,
+		metrics: o.Metrics}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
@@ -222,6 +228,12 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 	case "/admin/requests":
 		if allow(w, r, http.MethodGet) {
 			s.adminRequests(w, r)
+		}
+	case "/metrics":
+		if s.metrics == nil {
+			s.notFound(w, r, rec)
+		} else if allow(w, r, http.MethodGet) && s.adminAllowed(w, r) {
+			s.metrics.Handler().ServeHTTP(w, r)
 		}
 	case "/ready":
 		if allow(w, r, http.MethodGet) {

@@ -261,6 +261,14 @@ func New(o Options) (*Adapter, error) {
 // reload (see Options.Slots).
 func (a *Adapter) Slots() *Slots { return a.lim.slots }
 
+// QueueLength is how many requests wait for one of the adapter's program
+// slots now (shared with the adapter it replaced on a reload), for the
+// metrics.
+func (a *Adapter) QueueLength() int {
+	_, waiting := a.lim.slots.counts()
+	return waiting
+}
+
 // ApplyLimits makes the adapter's MaxConcurrency and QueueSize the limits
 // of its slots, which it may share with the adapter it replaces. The
 // registry calls it once the reload that built the adapter has succeeded.
