@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"aigateway/internal/redact"
+	"aigateway/internal/redisurl"
 )
 
 // RedisOptions configure a Redis limiter.
@@ -96,26 +96,14 @@ var _ Limiter = (*Redis)(nil)
 // (failing open or closed) and leaves when the server answers. ctx bounds
 // the first ping.
 func NewRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, error) {
-	var secrets []string
-	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
-		p, _ := u.User.Password()
-		secrets = append(secrets, u.User.Username(), p)
-	}
-	redactor := redact.New(secrets...)
-	ro, err := redis.ParseURL(rawURL)
+	ro, redactor, err := redisurl.Parse(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL; keep only what went wrong.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("limits: redis_url: %s", redactor.String(err.Error()))
+		return nil, fmt.Errorf("limits: redis_url: %w", err)
 	}
 	ro.DialTimeout = redisDialTimeout
 	ro.ReadTimeout = redisIOTimeout
 	ro.WriteTimeout = redisIOTimeout
 	ro.MaxRetries = -1 // a script must not run twice: no retries
-	ro.DisableIdentity = true
 
 	if opts.Now == nil {
 		opts.Now = time.Now

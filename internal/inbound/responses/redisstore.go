@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"aigateway/internal/redact"
+	"aigateway/internal/redisurl"
 )
 
 // RedisStoreOptions configure a RedisStore. Zero values mean the defaults.
@@ -70,20 +70,9 @@ type RedisStore struct {
 // unreachable server is not an error: it is logged, and Put and Get fail
 // until it is back.
 func NewRedisStore(ctx context.Context, rawURL string, o RedisStoreOptions) (*RedisStore, error) {
-	var secrets []string
-	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
-		p, _ := u.User.Password()
-		secrets = append(secrets, u.User.Username(), p)
-	}
-	redactor := redact.New(secrets...)
-	ro, err := redis.ParseURL(rawURL)
+	ro, redactor, err := redisurl.Parse(rawURL)
 	if err != nil {
-		// url.Error quotes the whole URL; keep only what went wrong.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("responses store: redis url: %s", redactor.String(err.Error()))
+		return nil, fmt.Errorf("responses store: redis url: %w", err)
 	}
 	ro.DialTimeout = redisStoreDialTimeout
 	ro.ReadTimeout = redisStoreIOTimeout
@@ -91,7 +80,6 @@ func NewRedisStore(ctx context.Context, rawURL string, o RedisStoreOptions) (*Re
 	// SET and GET may run twice; one retry gets past a pooled connection
 	// that a Redis restart closed, more would only lengthen an outage.
 	ro.MaxRetries = 1
-	ro.DisableIdentity = true // CLIENT SETINFO fails on older servers and proxies
 
 	s := &RedisStore{client: redis.NewClient(ro), ttl: o.TTL, prefix: o.Prefix, maxBytes: o.MaxBytes, redactor: redactor}
 	if s.ttl <= 0 {
