@@ -47,7 +47,9 @@ func operationOf(endpoint string) string {
 }
 
 // providerOf names what a deployment talks to, for gen_ai_provider_name:
-// the protocol of a custom_http entry, else its adapter.
+// the protocol of a custom_http entry, else its adapter, in the
+// conventions' well-known values where one applies (gcp.gemini is the
+// Gemini API at generativelanguage.googleapis.com).
 func providerOf(d *registry.Deployment) string {
 	switch d.AdapterType {
 	case config.AdapterOpenAICompat:
@@ -59,7 +61,7 @@ func providerOf(d *registry.Deployment) string {
 	case adapter.ProtocolMessages:
 		return "anthropic"
 	case adapter.ProtocolGemini:
-		return "gemini"
+		return "gcp.gemini"
 	}
 	return "template"
 }

@@ -216,3 +216,17 @@ func TestMetricsInboundAPIsAreChats(t *testing.T) {
 		`aigateway_requests_total{deployment="models[0]",endpoint="/v1beta/models/{model}:generateContent",key="",model="chat",status_class="2xx"} 1`,
 		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="chat"} 2`)
 }
+
+// gen_ai_provider_name takes the conventions' well-known values where one
+// applies: anthropic, and gcp.gemini for the Gemini API.
+func TestMetricsProviderNames(t *testing.T) {
+	g := startGateway(t, gatewayOptions{metrics: true, extraModels: providerModels(map[string]any{}, map[string]any{}, "")})
+	for _, model := range []string{"claude", "gemini"} {
+		if status, _, body := g.post(t, "/v1/chat/completions", `{"model": "`+model+`", "messages": [{"role": "user", "content": "hi"}]}`); status != 200 {
+			t.Fatalf("%s: status %d: %s", model, status, body)
+		}
+	}
+	g.wantSeries(t, nil,
+		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="anthropic",gen_ai_request_model="claude"} 1`,
+		`gen_ai_server_request_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="gcp.gemini",gen_ai_request_model="gemini"} 1`)
+}
