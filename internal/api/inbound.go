@@ -156,9 +156,12 @@ func (s *Server) storedResponse(w http.ResponseWriter, r *http.Request, rec *rec
 	body, found, err := g.Get(r.Context(), id)
 	switch {
 	case err != nil:
+		// The store's server is down (the memory store cannot fail): the
+		// response may well be there once it is back, so a 503, which
+		// SDKs retry, as for a previous_response_id in the same case.
 		rec.err = err
-		s.writeError(w, rec, http.StatusInternalServerError, &openai.Error{Type: openai.TypeServer, Code: "internal_error",
-			Message: "the stored response could not be read; see the gateway log for request " + rec.id})
+		s.writeError(w, rec, http.StatusServiceUnavailable, &openai.Error{Type: openai.TypeUnavailable, Code: "store_unavailable",
+			Param: "response_id", Message: "The stored responses cannot be read right now; try again. See the gateway log for request " + rec.id + "."})
 	case !found:
 		s.writeError(w, rec, http.StatusNotFound, &openai.Error{Type: openai.TypeInvalidRequest, Code: "not_found", Param: "response_id",
 			Message: "No response found with id '" + id + "'."})
