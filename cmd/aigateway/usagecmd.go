@@ -30,12 +30,12 @@ func runUsage(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := flags.String("config", env("AIGATEWAY_CONFIG", "config/models.json"), "path of models.json, for database_url (env AIGATEWAY_CONFIG)")
 	dbURL := flags.String("database-url", env("AIGATEWAY_DATABASE_URL", ""), "PostgreSQL URL of the ledger; overrides database_url (env AIGATEWAY_DATABASE_URL)")
 	ledgerFile := flags.String("ledger-file", env("AIGATEWAY_LEDGER_FILE", "aigateway-usage.db"), "SQLite file of the ledger when no database URL is set (env AIGATEWAY_LEDGER_FILE)")
-	groupBy := flags.String("group-by", "key,model", "group usage by any of key, model, day (comma-separated)")
+	groupBy := flags.String("group-by", "key,model", "group usage by any of key, model, day, hour (comma-separated)")
 	from := flags.String("from", "", "first day or time included (2026-12-01 or RFC 3339); default the start of this month")
 	to := flags.String("to", "", "first day or time excluded; default none")
 	requests := flags.Int("requests", 0, "instead of usage, list the N most recent requests")
 	flags.Usage = func() {
-		fmt.Fprintf(flags.Output(), "Usage: aigateway usage [flags]\n\nPrints the usage ledger: tokens and cost grouped by key, model or day, or the latest requests.\n\nFlags:\n")
+		fmt.Fprintf(flags.Output(), "Usage: aigateway usage [flags]\n\nPrints the usage ledger: tokens and cost grouped by key, model, day or hour, or the latest requests.\n\nFlags:\n")
 		flags.PrintDefaults()
 	}
 	if err := flags.Parse(args); err != nil {

@@ -26,7 +26,7 @@ type flusher interface {
 // adminFlushTimeout bounds the flush before an /admin read.
 const adminFlushTimeout = 2 * time.Second
 
-// adminUsage serves GET /admin/usage?group_by=key,model,day&from=&to=.
+// adminUsage serves GET /admin/usage?group_by=key,model,day,hour&from=&to=.
 func (s *Server) adminUsage(w http.ResponseWriter, r *http.Request) {
 	if !s.adminAllowed(w, r) || !s.adminReady(w, r) {
 		return

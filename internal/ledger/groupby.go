@@ -10,13 +10,14 @@ const (
 	GroupKey   = "key"
 	GroupModel = "model"
 	GroupDay   = "day"
+	GroupHour  = "hour"
 )
 
-var groupOrder = [...]string{GroupKey, GroupModel, GroupDay}
+var groupOrder = [...]string{GroupKey, GroupModel, GroupDay, GroupHour}
 
 // ParseGroupBy reads a comma-separated list of group columns such as
 // "model,key" (the form of ?group_by= and --group-by) and returns them in
-// column order: key, model, day. "" means no grouping: one row of totals.
+// column order: key, model, day, hour. "" means no grouping: one row of totals.
 // An unknown or repeated name is an error naming it.
 func ParseGroupBy(s string) ([]string, error) {
 	if strings.TrimSpace(s) == "" {
@@ -33,7 +34,7 @@ func normalizeGroupBy(names []string) ([]string, error) {
 		name := strings.ToLower(strings.TrimSpace(raw))
 		i := groupIndex(name)
 		if i < 0 {
-			return nil, fmt.Errorf("group by %q: unknown column (want key, model or day)", raw)
+			return nil, fmt.Errorf("group by %q: unknown column (want key, model, day or hour)", raw)
 		}
 		if seen[i] {
 			return nil, fmt.Errorf("group by %q: given twice", raw)

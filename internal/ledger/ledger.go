@@ -54,7 +54,7 @@ type Store interface {
 
 // Query selects and groups records for Usage.
 type Query struct {
-	GroupBy []string  // any of "key", "model", "day", in that order of columns
+	GroupBy []string  // any of "key", "model", "day", "hour", in that order of columns
 	From    time.Time // inclusive; zero: the beginning
 	To      time.Time // exclusive; zero: now and later
 }
@@ -63,7 +63,8 @@ type Query struct {
 type Row struct {
 	Key              *string `json:"key,omitempty"`
 	Model            *string `json:"model,omitempty"`
-	Day              *string `json:"day,omitempty"` // YYYY-MM-DD, UTC
+	Day              *string `json:"day,omitempty"`  // YYYY-MM-DD, UTC
+	Hour             *string `json:"hour,omitempty"` // YYYY-MM-DDTHH:00:00Z, UTC
 	Requests         int64   `json:"requests"`
 	PromptTokens     int64   `json:"prompt_tokens"`
 	CompletionTokens int64   `json:"completion_tokens"`

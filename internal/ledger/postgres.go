@@ -44,6 +44,7 @@ const migrationLock = 0x6169677700000001 // "aigw" + 1
 
 var postgresDialect = dialect{
 	dayExpr:     "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+	hourExpr:    "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:00:00\"Z\"')",
 	placeholder: func(n int) string { return fmt.Sprintf("$%d", n) },
 }
 

@@ -19,6 +19,7 @@ const DefaultRequestsLimit = 100
 // dialect is what differs between the SQL of the two stores.
 type dialect struct {
 	dayExpr     string             // the UTC date of the time column as YYYY-MM-DD
+	hourExpr    string             // the UTC hour of the time column as YYYY-MM-DDTHH:00:00Z
 	placeholder func(n int) string // the n-th (1-based) parameter
 }
 
@@ -36,6 +37,8 @@ func usageSQL(d dialect, groupBy []string, hasFrom, hasTo bool) string {
 			b.WriteString("model, ")
 		case GroupDay:
 			b.WriteString(d.dayExpr + ", ")
+		case GroupHour:
+			b.WriteString(d.hourExpr + ", ")
 		}
 	}
 	b.WriteString("COUNT(*), COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), COALESCE(SUM(cost_usd), 0) FROM requests")
@@ -82,6 +85,8 @@ func usageRowDest(groupBy []string) (*Row, []any) {
 			r.Model = s
 		case GroupDay:
 			r.Day = s
+		case GroupHour:
+			r.Hour = s
 		}
 		dest = append(dest, s)
 	}

@@ -51,6 +51,7 @@ var sqliteMigrations = []string{
 
 var sqliteDialect = dialect{
 	dayExpr:     "strftime('%Y-%m-%d', time / 1000000, 'unixepoch')",
+	hourExpr:    "strftime('%Y-%m-%dT%H:00:00Z', time / 1000000, 'unixepoch')",
 	placeholder: func(int) string { return "?" },
 }
 

@@ -291,6 +291,8 @@ func usageFixture() []Record {
 		}
 	}
 	out = append(out, rec(i, t0, "", "gpt", 2)) // open gateway: no key
+	// The last second of t0's hour groups with t0 by hour, not by minute.
+	out = append(out, rec(i+1, t0.Add(59*time.Minute+59*time.Second), "", "gpt", 0.5))
 	return out
 }
 
@@ -320,6 +322,9 @@ func wantUsage(recs []Record, groupBy []string, from, to time.Time) []Row {
 			case GroupDay:
 				v = r.Time.UTC().Format("2006-01-02")
 				row.Day = &v
+			case GroupHour:
+				v = r.Time.UTC().Format("2006-01-02T15:00:00Z")
+				row.Hour = &v
 			}
 			parts = append(parts, v)
 		}
@@ -351,7 +356,8 @@ func TestUsage(t *testing.T) {
 		if err := s.Insert(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
-		combos := []string{"", "key", "model", "day", "key,model", "key,day", "model,day", "key,model,day", "day,key"}
+		combos := []string{"", "key", "model", "day", "key,model", "key,day", "model,day", "key,model,day", "day,key",
+			"hour", "hour,model", "key,hour", "key,model,day,hour"}
 		ranges := []struct {
 			name     string
 			from, to time.Time

@@ -30,6 +30,8 @@ func WriteUsage(w io.Writer, groupBy []string, rows []Row) error {
 				v = r.Model
 			case GroupDay:
 				v = r.Day
+			case GroupHour:
+				v = r.Hour
 			}
 			cells = append(cells, cell(deref(v)))
 		}

@@ -18,8 +18,8 @@ func TestParseGroupBy(t *testing.T) {
 		{in: "key", want: []string{"key"}},
 		{in: "day,model, KEY", want: []string{"key", "model", "day"}},
 		{in: "model,day", want: []string{"model", "day"}},
-		{in: "user", wantErr: `group by "user": unknown column (want key, model or day)`},
-		{in: "key,", wantErr: `group by "": unknown column (want key, model or day)`},
+		{in: "user", wantErr: `group by "user": unknown column (want key, model, day or hour)`},
+		{in: "key,", wantErr: `group by "": unknown column (want key, model, day or hour)`},
 		{in: "key,key", wantErr: `group by "key": given twice`},
 	} {
 		got, err := ParseGroupBy(tc.in)
