@@ -24,6 +24,7 @@ import (
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/dashboard"
 	"aigateway/internal/connlimit"
 	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/messages"
@@ -252,7 +253,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody, Metrics: metrics.New(src),
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
 		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{Store: acc.responses}), Gemini: geminiapi.Dialect{}},
-		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store})
+		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store, Activity: dashboard.NewActivity()})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,

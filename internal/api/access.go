@@ -274,6 +274,7 @@ func (s *Server) account(w *logWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	s.observe(w, rec, status, c)
+	s.recordActivity(w, rec, status, c)
 	if s.ledger == nil {
 		return
 	}

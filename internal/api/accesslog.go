@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"aigateway/internal/adapter"
@@ -179,9 +180,10 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 }
 
 // isProbePath reports whether path is a health, readiness or metrics
-// endpoint, whose access lines are logged at DEBUG.
+// endpoint, or the dashboard (which polls every 2 seconds), whose access
+// lines are logged at DEBUG.
 func isProbePath(path string) bool {
-	return path == "/health" || path == "/ready" || path == "/metrics"
+	return path == "/health" || path == "/ready" || path == "/metrics" || strings.HasPrefix(path, "/ui/")
 }
 
 // maxUserAgentLog bounds the user agent in the log: it is the client's to

@@ -24,6 +24,7 @@ import (
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
+	"aigateway/internal/dashboard"
 	"aigateway/internal/ledger"
 	"aigateway/internal/limits"
 	"aigateway/internal/metrics"
@@ -104,6 +105,7 @@ type gateway struct {
 	router       *router.Router
 	api          *api.Server
 	server       *httptest.Server // serves api
+	activity     *dashboard.Activity
 }
 
 type gatewayOptions struct {
@@ -144,6 +146,8 @@ type gatewayOptions struct {
 	// metrics turns the Prometheus metrics on (api.Options.Metrics), with
 	// the ledger's series when ledger is a *ledger.Writer.
 	metrics bool
+	// activity turns the dashboard on (api.Options.Activity).
+	activity bool
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -217,9 +221,12 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 		}
 		m = metrics.New(src)
 	}
+	if o.activity {
+		g.activity = dashboard.NewActivity()
+	}
 	g.api = api.New(api.Options{Router: g.router, Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects,
-		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage, Metrics: m})
+		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage, Metrics: m, Activity: g.activity})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

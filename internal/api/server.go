@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"aigateway/internal/adapter"
+	"aigateway/internal/dashboard"
 	"aigateway/internal/inbound"
 	"aigateway/internal/limits"
 	"aigateway/internal/metrics"
@@ -69,6 +70,9 @@ type Options struct {
 	// Metrics records the Prometheus series and serves them at /metrics;
 	// nil: none are recorded and /metrics answers 404.
 	Metrics *metrics.Metrics
+	// Activity keeps the last minutes of traffic for the dashboard at /ui;
+	// nil: nothing is kept and /ui answers 404.
+	Activity *dashboard.Activity
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -106,6 +110,8 @@ type Server struct {
 	ledger  Ledger
 	usage   UsageReader
 	metrics *metrics.Metrics
+	// activity: see Options.Activity.
+	activity *dashboard.Activity
 }
 
 // New returns a Server.
@@ -113,7 +119,7 @@ func New(o Options) *Server {
 	s := &Server{router: o.Router, log: o.Logger, maxBody: o.MaxBodyBytes, retry: o.Retry, writeTimeout: o.WriteTimeout,
 		bodyTimeout: o.BodyReadTimeout, bodyRate: o.BodyMinRate, trustedProxies: o.TrustedProxies,
 		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage,
-		metrics: o.Metrics}
+		metrics: o.Metrics, activity: o.Activity}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
@@ -247,6 +253,10 @@ func (s *Server) dispatch(w *logWriter, r *http.Request, rec *record) {
 // dispatchPrefixed routes the paths that carry an id.
 func (s *Server) dispatchPrefixed(w *logWriter, r *http.Request, rec *record) {
 	path := r.URL.Path
+	if path == "/ui" || strings.HasPrefix(path, "/ui/") {
+		s.dashboardUI(w, r, rec)
+		return
+	}
 	if model, method, ok := geminiMethod(path); ok && s.dialects.Gemini != nil {
 		rec.model = model
 		s.gemini(w, r, rec, method)
