@@ -159,8 +159,8 @@ function renderLive(live) {
     cell(tr, '');
     const avail = m.deployments.filter((d) => d.status === 'available').length;
     const status = m.configured ? avail + '/' + m.deployments.length + ' available' : 'not served';
-    cell(tr, status, m.configured && avail > 0 ? 'ok' : 'warn');
     const open = m.deployments.filter((d) => d.breaker && d.breaker.state !== 'closed').length;
+    cell(tr, status, m.configured && avail > open ? 'ok' : 'warn');
     cell(tr, open ? open + ' not closed' : '', open ? 'warn' : '');
     summaryCells(tr, m.series);
     body.appendChild(tr);
@@ -193,9 +193,11 @@ function renderLive(live) {
     ttft[m.id] = s ? s.ttft_ms : gaps;
   }
   drawChart('chart-rate', xs, rate, (v) => v.toFixed(1));
-  drawChart('chart-errors', xs, errors, (v) => v.toFixed(1) + '%');
-  drawChart('chart-latency', xs, latency, fmtMS);
-  drawChart('chart-ttft', xs, ttft, fmtMS);
+  // A span with requests between two without is a lone point: mark the
+  // points, or it would not show.
+  drawChart('chart-errors', xs, errors, (v) => v.toFixed(1) + '%', true);
+  drawChart('chart-latency', xs, latency, fmtMS, true);
+  drawChart('chart-ttft', xs, ttft, fmtMS, true);
 
   const rb = document.createElement('tbody');
   for (const r of live.recent) {
@@ -279,7 +281,7 @@ function drawChart(id, xs, byLabel, fmt, points) {
       stroke: COLORS[i % COLORS.length],
       width: 1.5,
       spanGaps: false,
-      points: { show: points ? true : undefined },
+      points: points ? { show: true, size: 5 } : { show: false },
       value: (u, v) => (v == null ? '–' : fmt(v)),
     }))],
   };
