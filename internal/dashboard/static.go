@@ -33,10 +33,8 @@ func Files() http.Handler {
 		h.Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		// A new gateway version may ship a new page: revalidate each time
-		// (the embedded files carry no modification time, so the check
-		// is by content: FileServer answers If-None-Match only with an
-		// ETag, which it does not set; the files are small).
+		// The files are small and a new gateway may ship a new page:
+		// revalidate every time.
 		h.Set("Cache-Control", "no-cache")
 		files.ServeHTTP(w, r)
 	})
