@@ -103,6 +103,7 @@ type Activity struct {
 	recent      [RecentSize]Request
 	next        int   // where the next request goes in recent
 	total       int64 // requests recorded since start
+	overflow    series
 }
 
 // NewActivity returns an empty Activity.
@@ -125,16 +126,17 @@ func (a *Activity) Record(r Request) {
 }
 
 // lookup returns name's series, making it when there is room; past
-// maxSeries a new name shares one throwaway series so that Record never
-// fails.
+// maxSeries a new name shares the overflow series, which is never shown,
+// so that Record never fails nor allocates.
 func (a *Activity) lookup(m map[string]*series, name string) *series {
 	if s, ok := m[name]; ok {
 		return s
 	}
-	s := new(series)
-	if len(a.models)+len(a.deployments) < maxSeries {
-		m[name] = s
+	if len(a.models)+len(a.deployments) >= maxSeries {
+		return &a.overflow
 	}
+	s := new(series)
+	m[name] = s
 	return s
 }
 

@@ -89,3 +89,18 @@ func BenchmarkRecord(b *testing.B) {
 		a.Record(r)
 	}
 }
+
+// Past maxSeries, new names are counted nowhere visible and cost nothing.
+func TestActivityBoundsSeries(t *testing.T) {
+	a := NewActivity()
+	for i := range maxSeries + 10 {
+		a.Record(req(t0, "m"+strconv.Itoa(i), "", 200, false))
+	}
+	if n := len(a.Snapshot(t0).Models); n != maxSeries {
+		t.Errorf("%d series, want %d", n, maxSeries)
+	}
+	r := req(t0, "one-more", "", 200, false)
+	if allocs := testing.AllocsPerRun(100, func() { a.Record(r) }); allocs != 0 {
+		t.Errorf("Record past the bound: %v allocations", allocs)
+	}
+}
