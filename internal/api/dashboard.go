@@ -11,6 +11,7 @@ import (
 	"aigateway/internal/dashboard"
 	"aigateway/internal/ledger"
 	"aigateway/internal/metrics"
+	"aigateway/internal/openai"
 	"aigateway/internal/registry"
 )
 
@@ -139,7 +140,7 @@ func (s *Server) dashboardLive(w http.ResponseWriter) {
 	}
 	body, err := json.Marshal(b)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.dashboardFailed(w, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -198,9 +199,18 @@ func (s *Server) dashboardUsage(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(b)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.dashboardFailed(w, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, body)
+}
+
+// dashboardFailed answers a body that could not be encoded (it cannot
+// happen with these types; NaN is encoded as null) in the OpenAI error
+// shape, like every other endpoint.
+func (s *Server) dashboardFailed(w http.ResponseWriter, err error) {
+	s.log.Error("dashboard: encoding the answer", "err", err)
+	openai.WriteError(w, http.StatusInternalServerError, &openai.Error{Type: openai.TypeServer, Code: "internal_error",
+		Message: "internal gateway error"})
 }
