@@ -17,12 +17,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"aigateway/internal/adapter"
 	"aigateway/internal/inbound"
 	"aigateway/internal/limits"
 	"aigateway/internal/metrics"
 	"aigateway/internal/openai"
 	"aigateway/internal/router"
+	"aigateway/internal/tracing"
 )
 
 // DefaultMaxBodyBytes is the default request body limit: large enough for
@@ -69,6 +73,9 @@ type Options struct {
 	// Metrics records the Prometheus series and serves them at /metrics;
 	// nil: none are recorded and /metrics answers 404.
 	Metrics *metrics.Metrics
+	// Tracing makes a span per request and per upstream attempt; nil:
+	// none (see tracing.FromEnv).
+	Tracing *tracing.Tracing
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -106,6 +113,10 @@ type Server struct {
 	ledger  Ledger
 	usage   UsageReader
 	metrics *metrics.Metrics
+	// tracer and propagator are Options.Tracing's; tracer is nil when
+	// tracing is off.
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
 }
 
 // New returns a Server.
@@ -115,6 +126,9 @@ func New(o Options) *Server {
 		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage,
 		metrics: o.Metrics}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
+	if o.Tracing != nil {
+		s.tracer, s.propagator = o.Tracing.Tracer(), o.Tracing.Propagator()
+	}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
 	}
@@ -150,6 +164,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Request-Id"] = []string{rec.id}
 	if s.draining.Load() {
 		w.Header()["Connection"] = connClose
+	}
+	if s.tracer != nil {
+		r = s.startSpan(r, rec)
 	}
 	defer s.finish(lw, r)
 	s.dispatch(lw, r, rec)
