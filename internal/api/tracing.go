@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -50,7 +51,7 @@ func (s *Server) startSpan(r *http.Request, rec *record) *http.Request {
 
 // traced reports whether requests to path get a span.
 func traced(path string) bool {
-	return !isProbePath(path) && path != "/ui" && !(len(path) > 4 && path[:4] == "/ui/")
+	return !isProbePath(path) && path != "/ui" && !strings.HasPrefix(path, "/ui/")
 }
 
 // endSpan ends a request's server span with what the request record

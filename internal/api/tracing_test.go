@@ -128,14 +128,17 @@ func TestTracingSpans(t *testing.T) {
 }
 
 // A client's traceparent makes the server span its child, in the client's
-// trace, which the upstream then receives.
+// trace, which the upstream then receives, with the client's baggage.
 func TestTracingTraceparent(t *testing.T) {
 	g, exp := startTraced(t, gatewayOptions{})
 	const tid, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	status, _, _ := g.post(t, "/v1/chat/completions", `{"model": "chat", "messages": [{"role": "user", "content": "hi"}]}`,
-		"Traceparent", "00-"+tid+"-"+parent+"-01")
+		"Traceparent", "00-"+tid+"-"+parent+"-01", "Baggage", "tenant=acme")
 	if status != 200 {
 		t.Fatalf("status %d", status)
+	}
+	if got := g.lastUpstream(t).Header.Get("Baggage"); got != "tenant=acme" {
+		t.Errorf("upstream baggage %q, want the client's", got)
 	}
 	srv := byKind(waitSpans(t, exp, 1), trace.SpanKindServer)[0]
 	if srv.SpanContext.TraceID().String() != tid || srv.Parent.SpanID().String() != parent || !srv.Parent.IsRemote() {
