@@ -73,8 +73,8 @@ func attr(s tracetest.SpanStub, key string) attribute.Value {
 func wantAttrs(t *testing.T, s tracetest.SpanStub, want map[string]string) {
 	t.Helper()
 	for k, v := range want {
-		if got := attr(s, k); got.Emit() != v {
-			t.Errorf("span %q: %s = %q (%s), want %q", s.Name, k, got.Emit(), got.Type(), v)
+		if got := attr(s, k); got.String() != v {
+			t.Errorf("span %q: %s = %q (%s), want %q", s.Name, k, got.String(), got.Type(), v)
 		}
 	}
 }
@@ -169,7 +169,7 @@ func TestTracingRetrySpans(t *testing.T) {
 	wantAttrs(t, atts[1], map[string]string{"aigateway.attempt": "2", "aigateway.attempt.outcome": "success"})
 	for _, a := range atts {
 		if a.Parent.SpanID() != srv.SpanContext.SpanID() {
-			t.Errorf("attempt %s is not the server span's child", attr(a, "aigateway.attempt").Emit())
+			t.Errorf("attempt %s is not the server span's child", attr(a, "aigateway.attempt").String())
 		}
 	}
 	wantAttrs(t, srv, map[string]string{"aigateway.attempts": "2", "http.response.status_code": "200"})
@@ -186,8 +186,8 @@ func TestTracingServerError(t *testing.T) {
 		t.Fatalf("status %d, want a 5xx", status)
 	}
 	srv := byKind(waitSpans(t, exp, 1), trace.SpanKindServer)[0]
-	if srv.Status.Code != codes.Error || attr(srv, "error.type").Emit() == "" {
-		t.Errorf("server span status %v, error.type %q; want Error and the status", srv.Status, attr(srv, "error.type").Emit())
+	if srv.Status.Code != codes.Error || attr(srv, "error.type").String() == "" {
+		t.Errorf("server span status %v, error.type %q; want Error and the status", srv.Status, attr(srv, "error.type").String())
 	}
 	wantAttrs(t, srv, map[string]string{"http.response.status_code": strconv.Itoa(status)})
 }
@@ -231,9 +231,9 @@ func TestTracingSkipsProbes(t *testing.T) {
 		resp.Body.Close()
 	}
 	spans := waitSpans(t, exp, 1)
-	if len(spans) != 1 || attr(spans[0], "url.path").Emit() != "/v1/models" || spans[0].Name != "GET" {
+	if len(spans) != 1 || attr(spans[0], "url.path").String() != "/v1/models" || spans[0].Name != "GET" {
 		for _, s := range spans {
-			t.Logf("span %q %s", s.Name, attr(s, "url.path").Emit())
+			t.Logf("span %q %s", s.Name, attr(s, "url.path").String())
 		}
 		t.Errorf("%d spans, want only GET /v1/models's", len(spans))
 	}
