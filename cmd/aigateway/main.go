@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel"
+
 	"aigateway/internal/api"
 	"aigateway/internal/breaker"
 	"aigateway/internal/config"
@@ -33,6 +35,7 @@ import (
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
+	"aigateway/internal/tracing"
 )
 
 func main() {
@@ -203,10 +206,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tr, err := tracing.FromEnv(ctx, os.Getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if tr != nil {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "error", err) }))
+		// Deferred first, so run last: after the drain, the spans of the
+		// last requests are ended and can be flushed.
+		defer func() {
+			flushCtx, cancel := context.WithTimeout(context.Background(), traceFlushTimeout)
+			defer cancel()
+			if err := tr.Shutdown(flushCtx); err != nil {
+				log.Warn("spans not exported at shutdown", "error", err)
+			}
+		}()
+	}
 	transport := registry.NewTransport()
 	defer transport.CloseIdleConnections()
 	breakers := breaker.NewSet(breaker.Settings{})
-	deps := registry.Deps{Transport: transport, Logger: log, Breakers: breakers}
+	deps := registry.Deps{Transport: tr.Transport(transport), Logger: log, Breakers: breakers}
 	reg, err := registry.Build(file, deps)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.config, err)
@@ -253,7 +272,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	gateway := api.New(api.Options{Router: rt, Logger: log, MaxBodyBytes: s.maxBody, Metrics: metrics.New(src),
 		BodyReadTimeout: s.bodyTimeout, BodyMinRate: s.bodyMinRate, WriteTimeout: s.writeTimeout, TrustedProxies: s.trustedProxies,
 		Dialects: api.Dialects{Messages: messages.Dialect{}, Responses: responses.New(responses.Options{Store: acc.responses}), Gemini: geminiapi.Dialect{}},
-		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store, Activity: dashboard.NewActivity()})
+		Limiter:  acc.limiter, Ledger: acc.ledger(), Usage: acc.store, Activity: dashboard.NewActivity(),
+		Tracing: tr})
 	srv := &http.Server{
 		Handler:           connlimit.Handler(gateway, isProbe),
 		ConnContext:       connlimit.ConnContext,
@@ -344,6 +364,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("stopped")
 	return nil
 }
+
+// traceFlushTimeout bounds exporting the last spans at shutdown, when the
+// collector is slow or gone.
+const traceFlushTimeout = 5 * time.Second
 
 // ledgerFlushTimeout bounds writing the ledger's last records at
 // shutdown, when the database is slow or down.

@@ -61,6 +61,9 @@ type options struct {
 	// setup) or "keys" (a key with every limit and a budget, prices, the
 	// SQLite ledger).
 	access string
+	// trace turns the gateway's tracing on, exporting every span over
+	// OTLP/HTTP to a receiver in loadbench that discards it.
+	trace bool
 }
 
 // benchKey is the gateway key of -access keys. load sends it to every
@@ -82,6 +85,7 @@ func run() error {
 	flag.StringVar(&o.clients, "clients", strings.Join(clientNames(), ","), "with -matrix: the client protocols to measure")
 	flag.StringVar(&o.upstreams, "upstreams", strings.Join(upstreamNames(), ","), "with -matrix: the upstreams to measure")
 	flag.StringVar(&o.access, "access", "ledger", "what the gateway enforces and records: open (no keys, no ledger), ledger (no keys, the SQLite usage ledger: the default setup) or keys (a key with rpm, tpm, max_concurrency and a budget, prices, the SQLite ledger)")
+	flag.BoolVar(&o.trace, "trace", false, "turn the gateway's OpenTelemetry tracing on (every request sampled), exporting over OTLP/HTTP to a receiver in loadbench that discards the spans")
 	flag.Parse()
 	if o.access != "open" && o.access != "ledger" && o.access != "keys" {
 		return fmt.Errorf("-access: %q is not open, ledger or keys", o.access)
@@ -150,8 +154,23 @@ func run() error {
 	if o.access == "open" {
 		ledgerFile = "off"
 	}
-	gw, err := start("aigateway", filepath.Join(dir, "aigateway"), logFile, "--config", cfg, "--port", gwPort, "--ledger-file", ledgerFile)
-	if err != nil {
+	gwArgs := []string{"--config", cfg, "--port", gwPort, "--ledger-file", ledgerFile}
+	var gw *process
+	if o.trace {
+		sink, err := startTraceSink()
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		defer func() {
+			fmt.Fprintf(os.Stderr, "trace receiver: %d exports, %d bytes of spans\n", sink.exports.Load(), sink.bytes.Load())
+		}()
+		gw, err = startEnv("aigateway", filepath.Join(dir, "aigateway"), logFile,
+			append(os.Environ(), "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.url(), "OTEL_TRACES_SAMPLER=always_on"), gwArgs...)
+		if err != nil {
+			return err
+		}
+	} else if gw, err = start("aigateway", filepath.Join(dir, "aigateway"), logFile, gwArgs...); err != nil {
 		return err
 	}
 	defer gw.stop()
@@ -368,7 +387,13 @@ type process struct {
 }
 
 func start(name, path string, stderr io.Writer, args ...string) (*process, error) {
+	return startEnv(name, path, stderr, nil, args...)
+}
+
+// startEnv is start with the environment env; nil means loadbench's own.
+func startEnv(name, path string, stderr io.Writer, env []string, args ...string) (*process, error) {
 	cmd := exec.Command(path, args...)
+	cmd.Env = env
 	cmd.Stdout = io.Discard
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

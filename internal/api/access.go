@@ -260,12 +260,6 @@ func (s *Server) settle(ctx context.Context, rec *record) {
 // record. It runs once per request, after the response, on every path.
 func (s *Server) account(w *logWriter, r *http.Request) {
 	rec := w.rec
-	if rec.endpoint == "" {
-		return // not a model request: health, lists, admin
-	}
-	s.settle(r.Context(), rec)
-	u := rec.usage
-	c := cost(rec.price, u)
 	status := w.status
 	if rec.status != 0 {
 		status = rec.status
@@ -273,6 +267,15 @@ func (s *Server) account(w *logWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if rec.span != nil {
+		defer s.endSpan(rec, status) // after settle: the span covers the whole request
+	}
+	if rec.endpoint == "" {
+		return // not a model request: health, lists, admin
+	}
+	s.settle(r.Context(), rec)
+	u := rec.usage
+	c := cost(rec.price, u)
 	s.observe(w, rec, status, c)
 	s.recordActivity(w, rec, status, c)
 	if s.ledger == nil {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"aigateway/internal/adapter"
 	"aigateway/internal/config"
 	"aigateway/internal/inbound"
@@ -55,6 +57,9 @@ type record struct {
 	outcome string
 	// provider is the last attempt's adapter or protocol, for the metrics.
 	provider string
+	// span is the request's server span; nil when tracing is off or the
+	// path is not traced.
+	span trace.Span
 }
 
 // logWriter records the status, bytes and time to first byte of a response.
@@ -135,6 +140,13 @@ func (s *Server) logRequest(w *logWriter, r *http.Request) {
 	attrs := make([]slog.Attr, 0, 20)
 	attrs = append(attrs,
 		slog.String("request_id", rec.id),
+	)
+	if rec.span != nil {
+		if sc := rec.span.SpanContext(); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+		}
+	}
+	attrs = append(attrs,
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", status),

@@ -31,6 +31,7 @@ import (
 	"aigateway/internal/mockllm"
 	"aigateway/internal/registry"
 	"aigateway/internal/router"
+	"aigateway/internal/tracing"
 )
 
 func TestMain(m *testing.M) {
@@ -60,6 +61,9 @@ func TestMain(m *testing.M) {
 	case "stderr":
 		fmt.Fprintln(os.Stderr, "error: cannot load the model with token "+os.Getenv("AIGW_TEST_STDERR"))
 		os.Exit(1)
+	case "traceparent": // answers with the trace context it was started with
+		fmt.Print("traceparent=" + os.Getenv("TRACEPARENT"))
+		os.Exit(0)
 	}
 	goleak.VerifyTestMain(m,
 		// google.golang.org/genai (the Gemini SDK tests) links go.opencensus.io,
@@ -148,6 +152,9 @@ type gatewayOptions struct {
 	metrics bool
 	// activity turns the dashboard on (api.Options.Activity).
 	activity bool
+	// tracing is api.Options.Tracing, and wraps the upstream transport
+	// as cmd/aigateway does.
+	tracing *tracing.Tracing
 }
 
 // startGateway starts a mock upstream and a gateway whose model "chat" is
@@ -190,7 +197,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	t.Cleanup(transport.CloseIdleConnections)
 	g.breakers = breaker.NewSet(breaker.Settings{Now: o.now})
 	reg, err := registry.Build(file, registry.Deps{
-		Transport:   transport,
+		Transport:   o.tracing.Transport(transport),
 		Logger:      logger,
 		Breakers:    g.breakers,
 		LookupEnv:   func(k string) (string, bool) { v, ok := o.env[k]; return v, ok },
@@ -226,7 +233,7 @@ func startGateway(t testing.TB, o gatewayOptions) *gateway {
 	}
 	g.api = api.New(api.Options{Router: g.router, Logger: logger, MaxBodyBytes: o.maxBody, WriteTimeout: o.writeTimeout,
 		BodyReadTimeout: o.bodyTimeout, BodyMinRate: o.bodyRate, Retry: o.retry, TrustedProxies: trusted, Dialects: *o.dialects,
-		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage, Metrics: m, Activity: g.activity})
+		Limiter: o.limiter, Ledger: o.ledger, Usage: o.usage, Metrics: m, Activity: g.activity, Tracing: o.tracing})
 	srv := httptest.NewServer(g.api)
 	g.server = srv
 	t.Cleanup(srv.Close)

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"aigateway/internal/adapter"
 	"aigateway/internal/breaker"
 	"aigateway/internal/openai"
@@ -124,8 +126,16 @@ func (s *Server) attempt(w *logWriter, r *http.Request, rec *record, plan *route
 			s.metrics.Retry(x.model)
 		}
 		sent := time.Now()
-		resp, first, err := s.send(ctx, d, x)
-		s.metrics.Attempt(m.ID, d.Label, attemptOutcome(r.Context(), err))
+		actx, span := ctx, trace.Span(nil)
+		if rec.span != nil {
+			actx, span = s.startAttempt(ctx, rec, m.ID, d)
+		}
+		resp, first, err := s.send(actx, d, x)
+		outcome := attemptOutcome(r.Context(), err)
+		s.metrics.Attempt(m.ID, d.Label, outcome)
+		if span != nil {
+			endAttempt(r.Context(), span, resp, first, err, outcome)
+		}
 		s.logAttempt(r.Context(), rec, m.ID, d, err, time.Since(sent))
 		if shutdownCut(ctx) && r.Context().Err() == nil {
 			if err == nil && resp.Stream != nil {

@@ -17,6 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"aigateway/internal/adapter"
 	"aigateway/internal/dashboard"
 	"aigateway/internal/inbound"
@@ -24,6 +27,7 @@ import (
 	"aigateway/internal/metrics"
 	"aigateway/internal/openai"
 	"aigateway/internal/router"
+	"aigateway/internal/tracing"
 )
 
 // DefaultMaxBodyBytes is the default request body limit: large enough for
@@ -73,6 +77,9 @@ type Options struct {
 	// Activity keeps the last minutes of traffic for the dashboard at /ui;
 	// nil: nothing is kept and /ui answers 404.
 	Activity *dashboard.Activity
+	// Tracing makes a span per request and per upstream attempt; nil:
+	// none (see tracing.FromEnv).
+	Tracing *tracing.Tracing
 }
 
 // RetryPolicy is the wait between two attempts of one request: exponential
@@ -112,6 +119,10 @@ type Server struct {
 	metrics *metrics.Metrics
 	// activity: see Options.Activity.
 	activity *dashboard.Activity
+	// tracer and propagator are Options.Tracing's; tracer is nil when
+	// tracing is off.
+	tracer     trace.Tracer
+	propagator propagation.TextMapPropagator
 }
 
 // New returns a Server.
@@ -121,6 +132,9 @@ func New(o Options) *Server {
 		dialects: o.Dialects, started: time.Now().UTC().Truncate(time.Second), limiter: o.Limiter, ledger: o.Ledger, usage: o.Usage,
 		metrics: o.Metrics, activity: o.Activity}
 	s.ending, s.endStreams = context.WithCancelCause(context.Background())
+	if o.Tracing != nil {
+		s.tracer, s.propagator = o.Tracing.Tracer(), o.Tracing.Propagator()
+	}
 	if s.writeTimeout <= 0 {
 		s.writeTimeout = DefaultWriteTimeout
 	}
@@ -156,6 +170,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Request-Id"] = []string{rec.id}
 	if s.draining.Load() {
 		w.Header()["Connection"] = connClose
+	}
+	if s.tracer != nil {
+		r = s.startSpan(r, rec)
 	}
 	defer s.finish(lw, r)
 	s.dispatch(lw, r, rec)

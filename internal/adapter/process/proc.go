@@ -95,6 +95,9 @@ func (a *Adapter) start(ctx context.Context, j *job) (*proc, error) {
 	cmd := exec.Command(a.program, j.argv...)
 	cmd.Dir = a.o.Workdir
 	cmd.Env = append(os.Environ(), a.o.Env...)
+	if tp := adapter.TraceParent(ctx); tp != "" { // the attempt's span, when tracing is on
+		cmd.Env = append(cmd.Env, "TRACEPARENT="+tp)
+	}
 	// Setpgid puts the program and everything it starts in a group of their
 	// own, which can be signalled as a whole: killing only the program
 	// would leave its children running and holding the output pipe open.
