@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,18 @@ func (g *gateway) live(t *testing.T, header ...string) liveJSON {
 	return l
 }
 
+// liveAfter is live once it counts total requests: a request is recorded
+// after its response has been sent, so the client can ask before that.
+func (g *gateway) liveAfter(t *testing.T, total int64, header ...string) liveJSON {
+	t.Helper()
+	var l liveJSON
+	waitFor(t, fmt.Sprintf("the dashboard to count %d requests", total), func() bool {
+		l = g.live(t, header...)
+		return l.Total >= total
+	})
+	return l
+}
+
 // The live view lists every configured model and deployment with its
 // state, and counts what the requests did: errors are 5xx only, a 4xx is
 // not one; an unserved model counts as "unknown", never by its raw name.
@@ -81,7 +94,7 @@ func TestDashboardLiveCountsRequests(t *testing.T) {
 			t.Fatalf("%s: status %d, want %d: %s", c.body, status, c.status, body)
 		}
 	}
-	l = g.live(t)
+	l = g.liveAfter(t, 6)
 	if l.Total != 6 || len(l.Recent) != 6 {
 		t.Fatalf("after 6 requests: total %d, %d recent", l.Total, len(l.Recent))
 	}
@@ -155,22 +168,26 @@ func TestDashboardNeedsTheAdminKeyForData(t *testing.T) {
 		}
 	}
 	admin := []string{"Authorization", "Bearer " + adminKey}
-	l := g.live(t, admin...)
+	l := g.liveAfter(t, 2, admin...)
 	if l.Total != 2 || l.Recent[0].Key != "team-a" {
 		t.Errorf("live: total %d, recent %+v", l.Total, l.Recent)
-	}
-	status, _, body = g.do(t, http.MethodGet, "/ui/api/usage?hours=3", "", admin...)
-	if status != http.StatusOK {
-		t.Fatalf("GET /ui/api/usage: status %d: %s", status, body)
 	}
 	var u struct {
 		Hours   []string     `json:"hours"`
 		ByModel []ledger.Row `json:"by_model"`
 		ByKey   []ledger.Row `json:"by_key"`
 	}
-	if err := json.Unmarshal([]byte(body), &u); err != nil {
-		t.Fatal(err)
-	}
+	// The ledger writes its records in batches, after the responses.
+	waitFor(t, "the ledger to hold both requests", func() bool {
+		status, _, body = g.do(t, http.MethodGet, "/ui/api/usage?hours=3", "", admin...)
+		if status != http.StatusOK {
+			t.Fatalf("GET /ui/api/usage: status %d: %s", status, body)
+		}
+		if err := json.Unmarshal([]byte(body), &u); err != nil {
+			t.Fatal(err)
+		}
+		return len(u.ByModel) == 1 && u.ByModel[0].Requests >= 2
+	})
 	if len(u.Hours) != 3 || len(u.ByModel) != 1 || len(u.ByKey) != 1 {
 		t.Fatalf("usage: %s", body)
 	}
