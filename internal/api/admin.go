@@ -59,7 +59,7 @@ func (s *Server) adminUsage(w http.ResponseWriter, r *http.Request) {
 	if rows == nil {
 		rows = []ledger.Row{}
 	}
-	writeData(w, rows)
+	s.writeValue(w, dataBody{rows})
 }
 
 // adminRequests serves GET /admin/requests?limit=, newest first.
@@ -85,7 +85,7 @@ func (s *Server) adminRequests(w http.ResponseWriter, r *http.Request) {
 	for i := range recs {
 		out[i] = requestJSON(recs[i])
 	}
-	writeData(w, out)
+	s.writeValue(w, dataBody{out})
 }
 
 // adminReady answers 404 when there is no ledger to read, and flushes the
@@ -127,12 +127,20 @@ func parseTime(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func writeData(w http.ResponseWriter, data any) {
-	body, err := json.Marshal(struct {
-		Data any `json:"data"`
-	}{data})
+// dataBody is the {"data": [...]} answer of the admin endpoints.
+type dataBody struct {
+	Data any `json:"data"`
+}
+
+// writeValue answers v as JSON. A value that cannot be encoded (a NaN
+// cost, say) is answered in the OpenAI error shape, like every other
+// failure.
+func (s *Server) writeValue(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		s.log.Error("encoding an answer", "err", err)
+		openai.WriteError(w, http.StatusInternalServerError, &openai.Error{Type: openai.TypeServer, Code: "internal_error",
+			Message: "internal gateway error"})
 		return
 	}
 	writeJSON(w, http.StatusOK, body)

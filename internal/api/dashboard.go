@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"aigateway/internal/dashboard"
 	"aigateway/internal/ledger"
 	"aigateway/internal/metrics"
-	"aigateway/internal/openai"
 	"aigateway/internal/registry"
 )
 
@@ -121,15 +119,10 @@ func (s *Server) dashboardLive(w http.ResponseWriter) {
 			index[id] = i
 			b.Models = append(b.Models, liveModel{ID: id, Configured: true, Series: seriesOf(snap.Models, id)})
 		}
-		ld := liveDeployment{Name: d.Label, Adapter: d.AdapterType, Status: "available", Series: seriesOf(snap.Deployments, d.Label)}
-		switch {
-		case !d.Enabled:
-			ld.Status = "disabled"
-		case d.Unavailable != "":
-			ld.Status, ld.Reason = "not_configured", d.Missing
-		default:
-			bs := d.Breaker.Snapshot()
-			ld.Breaker = &bs
+		ld := liveDeployment{Name: d.Label, Adapter: d.AdapterType, Series: seriesOf(snap.Deployments, d.Label)}
+		ld.Status, ld.Breaker = deploymentState(d)
+		if ld.Status == statusNotConfigured {
+			ld.Reason = d.Missing
 		}
 		b.Models[i].Deployments = append(b.Models[i].Deployments, ld)
 	})
@@ -138,13 +131,7 @@ func (s *Server) dashboardLive(w http.ResponseWriter) {
 			b.Models = append(b.Models, liveModel{ID: id, Series: seriesOf(snap.Models, id), Deployments: []liveDeployment{}})
 		}
 	}
-	body, err := json.Marshal(b)
-	if err != nil {
-		s.dashboardFailed(w, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, body)
+	s.dashboardAnswer(w, b)
 }
 
 func seriesOf(m map[string]dashboard.Series, name string) *dashboard.Series {
@@ -197,20 +184,12 @@ func (s *Server) dashboardUsage(w http.ResponseWriter, r *http.Request) {
 	if b.ByKey == nil {
 		b.ByKey = []ledger.Row{}
 	}
-	body, err := json.Marshal(b)
-	if err != nil {
-		s.dashboardFailed(w, err)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, body)
+	s.dashboardAnswer(w, b)
 }
 
-// dashboardFailed answers a body that could not be encoded (it cannot
-// happen with these types; NaN is encoded as null) in the OpenAI error
-// shape, like every other endpoint.
-func (s *Server) dashboardFailed(w http.ResponseWriter, err error) {
-	s.log.Error("dashboard: encoding the answer", "err", err)
-	openai.WriteError(w, http.StatusInternalServerError, &openai.Error{Type: openai.TypeServer, Code: "internal_error",
-		Message: "internal gateway error"})
+// dashboardAnswer writes a dashboard answer, which the page reads anew
+// each time.
+func (s *Server) dashboardAnswer(w http.ResponseWriter, v any) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.writeValue(w, v)
 }

@@ -113,20 +113,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		b.Ledger = &ledgerHealth{Queued: st.Queued, Written: st.Written, Dropped: st.Dropped, LastError: st.LastError}
 	}
 	s.router.Registry().Entries(func(id string, d *registry.Deployment) {
-		hm := healthModel{ID: id, Deployment: d.Label, Adapter: d.AdapterType, Status: "available"}
-		switch {
-		case !d.Enabled:
-			hm.Status = "disabled"
-		case d.Unavailable != "":
+		hm := healthModel{ID: id, Deployment: d.Label, Adapter: d.AdapterType}
+		hm.Status, hm.Breaker = deploymentState(d)
+		if hm.Status == statusNotConfigured {
 			// A key or program this host does not have is configuration,
 			// not a failure: a first run without keys reads "ok".
-			hm.Status, hm.Reason = "not_configured", d.Unavailable
-		default:
-			snap := d.Breaker.Snapshot()
-			hm.Breaker = &snap
-			if snap.State == breaker.Open {
-				b.Status = "degraded"
-			}
+			hm.Reason = d.Unavailable
+		}
+		if hm.Breaker != nil && hm.Breaker.State == breaker.Open {
+			b.Status = "degraded"
 		}
 		if details {
 			b.Models = append(b.Models, hm)
@@ -148,3 +143,19 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+const statusNotConfigured = "not_configured"
+
+// deploymentState is a deployment's status as /health and the dashboard
+// show it: "disabled", "not_configured" (an enabled entry whose key or
+// program this host lacks) or "available", with its breaker's state.
+func deploymentState(d *registry.Deployment) (status string, b *breaker.Snapshot) {
+	switch {
+	case !d.Enabled:
+		return "disabled", nil
+	case d.Unavailable != "":
+		return statusNotConfigured, nil
+	}
+	snap := d.Breaker.Snapshot()
+	return "available", &snap
+}
