@@ -31,6 +31,7 @@ import (
 	"aigateway/internal/inbound/geminiapi"
 	"aigateway/internal/inbound/messages"
 	"aigateway/internal/inbound/responses"
+	"aigateway/internal/logbuf"
 	"aigateway/internal/metrics"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
@@ -173,7 +174,11 @@ func parseFlags(args []string, stderr io.Writer) (*settings, error) {
 	return s, nil
 }
 
-func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
+// logFlushDelay is how long log lines below WARN may wait to be written
+// together with the next ones (see internal/logbuf).
+const logFlushDelay = 100 * time.Millisecond
+
+func newLogger(s *settings, w *logbuf.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", s.logLevel)
@@ -181,9 +186,9 @@ func newLogger(s *settings, w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch s.logFormat {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(logbuf.Handler(slog.NewTextHandler(w, opts), w)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(logbuf.Handler(slog.NewJSONHandler(w, opts), w)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q is not text or json", s.logFormat)
 }
@@ -198,7 +203,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintln(stderr, version())
 		return nil
 	}
-	log, err := newLogger(s, stderr)
+	// Closed last, after the drain and the span flush have logged.
+	logOut := logbuf.New(stderr, logFlushDelay)
+	defer logOut.Close()
+	log, err := newLogger(s, logOut)
 	if err != nil {
 		return err
 	}
