@@ -434,31 +434,34 @@ func TestAdminUsageAndRequests(t *testing.T) {
 		}
 	}
 	admin := []string{"Authorization", "Bearer admin-secret-0123456789"}
-	// The records are written after each response: wait for the third.
-	var body string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		var status int
-		status, _, body = g.do(t, http.MethodGet, "/admin/usage?group_by=key", "", admin...)
-		if status != http.StatusOK {
-			t.Fatalf("/admin/usage: %d %s", status, body)
-		}
-		if strings.Contains(body, `"team-b"`) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	// The records are written after each response, so the one of a request
+	// may be written after the one of the next: wait for all three.
 	var usage struct {
 		Data []map[string]any `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(body), &usage); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		status, _, body := g.do(t, http.MethodGet, "/admin/usage?group_by=key", "", admin...)
+		if status != http.StatusOK {
+			t.Fatalf("/admin/usage: %d %s", status, body)
+		}
+		usage.Data = nil
+		if err := json.Unmarshal([]byte(body), &usage); err != nil {
+			t.Fatal(err)
+		}
+		var requests float64
+		for _, row := range usage.Data {
+			n, _ := row["requests"].(float64)
+			requests += n
+		}
+		if requests >= 3 || time.Now().After(deadline) {
+			break
+		}
 	}
 	want := `[map[completion_tokens:8 cost_usd:14 key:team-a prompt_tokens:6 requests:2] map[completion_tokens:4 cost_usd:7 key:team-b prompt_tokens:3 requests:1]]`
 	if got := fmt.Sprint(usage.Data); got != want {
 		t.Errorf("/admin/usage?group_by=key:\n got %s\nwant %s", got, want)
 	}
-	_, _, body = g.do(t, http.MethodGet, "/admin/usage?group_by=model,day", "", admin...)
+	_, _, body := g.do(t, http.MethodGet, "/admin/usage?group_by=model,day", "", admin...)
 	today := time.Now().UTC().Format(time.DateOnly)
 	if !strings.Contains(body, `"model":"chat"`) || !strings.Contains(body, `"day":"`+today+`"`) || strings.Contains(body, `"key"`) || !strings.Contains(body, `"requests":3`) {
 		t.Errorf("/admin/usage?group_by=model,day: %s", body)
