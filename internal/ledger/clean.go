@@ -39,3 +39,10 @@ func cleanFloat(f float64) float64 {
 	}
 	return f
 }
+
+// roundSum rounds a summed cost to 1e-12 USD (far below any token's
+// price): the sum of many float costs picks up binary
+// noise that would print as 0.0008869500000000001.
+func roundSum(usd float64) float64 {
+	return math.Round(usd*1e12) / 1e12
+}

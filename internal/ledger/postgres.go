@@ -189,6 +189,7 @@ func (p *Postgres) Usage(ctx context.Context, q Query) ([]Row, error) {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("ledger: PostgreSQL: usage: %w", scrub(err, p.secrets))
 		}
+		r.CostUSD = roundSum(r.CostUSD)
 		out = append(out, *r)
 	}
 	if err := rows.Err(); err != nil {

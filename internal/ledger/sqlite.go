@@ -263,6 +263,7 @@ func (s *SQLite) Usage(ctx context.Context, q Query) ([]Row, error) {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("ledger: SQLite %q: usage: %w", s.path, err)
 		}
+		r.CostUSD = roundSum(r.CostUSD)
 		out = append(out, *r)
 	}
 	if err := rows.Err(); err != nil {

@@ -392,6 +392,29 @@ func TestUsage(t *testing.T) {
 	})
 }
 
+// Summed costs come back as the decimal a person would write: three
+// requests at $0.00029565 sum to 0.00088695, not 0.0008869500000000001.
+func TestUsageCostHasNoBinaryNoise(t *testing.T) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		ctx := context.Background()
+		s := openStore(t, k, k.newPlace(t))
+		var recs []Record
+		for i := range 3 {
+			recs = append(recs, rec(i, t0, "ci", "gpt-4o-mini", 0.00029565))
+		}
+		if err := s.Insert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Usage(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || fmt.Sprint(got[0].CostUSD) != "0.00088695" {
+			t.Errorf("Usage: %+v, want one row costing 0.00088695", got)
+		}
+	})
+}
+
 func TestSpent(t *testing.T) {
 	forEachStore(t, func(t *testing.T, k storeKind) {
 		ctx := context.Background()
