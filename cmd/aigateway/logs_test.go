@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -131,5 +134,40 @@ func TestReloadLogsChanges(t *testing.T) {
 	waitLog(t, logs, "config reloaded", 1)
 	if !regexp.MustCompile(`msg="config reloaded" .*duration_ms=\d`).MatchString(logs.String()) {
 		t.Errorf("the reload's duration is not in milliseconds:\n%s", logs)
+	}
+}
+
+// While Redis is down, the Redis client's own complaints go to the gateway's
+// log as DEBUG records in its format (here JSON), not as plain text on
+// stderr; the password of the Redis URL appears in none of them.
+func TestRedisClientMessagesInTheLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := filepath.Join(t.TempDir(), "models.json")
+	if err := os.WriteFile(cfg, []byte(`{
+		"redis_url": "redis://:redis-secret-pw@`+down+`/0",
+		"keys": [{"name": "team-a", "key": "team-a-key-0123456789", "rpm": 10}],
+		"models": [{"id": "chat", "adapter": "openai_compat", "base_url": "http://127.0.0.1:1/v1"}]
+	}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs, stop, wait := startRun(t, "--config", cfg, "--port", "0", "--log-format", "json", "--log-level", "debug",
+		"--ledger-file", "off", "--drain-delay", "0")
+	waitLog(t, logs, `"msg":"redis client"`, 1)
+	stop()
+	if err := wait(); err != nil {
+		t.Errorf("run: %v", err)
+	}
+	for line := range strings.Lines(logs.String()) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a log line is not JSON: %s", line)
+		}
+	}
+	if strings.Contains(logs.String(), "redis-secret-pw") {
+		t.Errorf("the Redis password is in the log:\n%s", logs)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 
 	"aigateway/internal/api"
@@ -33,6 +34,7 @@ import (
 	"aigateway/internal/inbound/responses"
 	"aigateway/internal/logbuf"
 	"aigateway/internal/metrics"
+	"aigateway/internal/redisurl"
 	"aigateway/internal/registry"
 	"aigateway/internal/reload"
 	"aigateway/internal/router"
@@ -230,6 +232,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			}
 		}()
 	}
+	// The Redis client's own messages go to our log (at DEBUG), not to stderr.
+	redis.SetLogger(redisurl.Logger(log))
 	transport := registry.NewTransport()
 	defer transport.CloseIdleConnections()
 	breakers := breaker.NewSet(breaker.Settings{})
