@@ -62,7 +62,7 @@ type Options struct {
 	// ShortToolCallIDs rewrites the conversation's tool call ids to the
 	// 9 letters and digits Mistral requires (see shortenToolCallIDs).
 	ShortToolCallIDs bool
-	// NoStreamUsage leaves a chat stream's stream_options as the client
+	// NoStreamUsage leaves a stream's stream_options as the client
 	// sent them. By default the gateway asks for the usage chunk
 	// (stream_options.include_usage) so that it learns every stream's
 	// usage, and keeps that chunk from a client that did not ask; an
@@ -130,9 +130,10 @@ func (a *Adapter) send(ctx context.Context, req *adapter.Request) (*adapter.Resp
 	if req.Op != adapter.OpEmbedding { // sampling defaults mean nothing to embeddings
 		temperature, maxTokens = a.temperature, a.maxTokens
 	}
-	// A chat stream asks for its usage, which the gateway needs for every
-	// request; the client sees the usage chunk only if it asked too.
-	askUsage := req.Op == adapter.OpChat && req.Fields.Stream && !a.noStreamUsage && req.Fields.CanIncludeUsage()
+	// A chat or completions stream asks for its usage, which the gateway
+	// needs for every request; the client sees the usage chunk only if it
+	// asked too.
+	askUsage := (req.Op == adapter.OpChat || req.Op == adapter.OpCompletion) && req.Fields.Stream && !a.noStreamUsage && req.Fields.CanIncludeUsage()
 	body := openai.PatchRequest(req.Body, &req.Fields, openai.Edit{ModelJSON: a.modelJSON, Temperature: temperature, MaxTokens: maxTokens, IncludeUsage: askUsage})
 	if req.Op == adapter.OpChat {
 		if a.shortIDs {

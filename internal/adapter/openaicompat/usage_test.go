@@ -117,6 +117,39 @@ func TestStreamAsksForUsageAndHidesIt(t *testing.T) {
 	}
 }
 
+// A legacy completions stream asks for its usage like a chat stream, so
+// that the ledger counts its real tokens, and hides the usage chunk from a
+// client that did not ask for it.
+func TestCompletionStreamAsksForUsage(t *testing.T) {
+	const (
+		text1 = `{"id":"cmpl-1","object":"text_completion","created":1,"model":"up","choices":[{"index":0,"text":"Hello","logprobs":null,"finish_reason":null}]}`
+		text2 = `{"id":"cmpl-1","object":"text_completion","created":1,"model":"up","choices":[{"index":0,"text":" there","logprobs":null,"finish_reason":"stop"}]}`
+		usage = `{"id":"cmpl-1","object":"text_completion","created":1,"model":"up","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2,"total_tokens":9}}`
+	)
+	up, base := serve(t, "text/event-stream", sseBody(text1, text2, usage, "[DONE]"))
+	a := New(Options{ID: "m", BaseURL: base, Model: "up"})
+	req := chatRequest(t, `{"model":"m","prompt":"Say hello","stream":true}`)
+	req.Op = adapter.OpCompletion
+	resp, err := a.Send(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Stream.Close()
+	got, err := drain(t, resp.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0] != text1 || got[1] != text2 {
+		t.Errorf("client got %q, want the two text chunks only", got)
+	}
+	if u := resp.Stream.Usage(); u != (adapter.Usage{PromptTokens: 7, CompletionTokens: 2, TotalTokens: 9}) {
+		t.Errorf("Usage = %+v, want the upstream's 7 + 2", u)
+	}
+	if sent := up.lastBody(); !gjson.Get(sent, "stream_options.include_usage").Bool() {
+		t.Errorf("upstream body %s: want stream_options.include_usage true", sent)
+	}
+}
+
 // A client that asked for the usage chunk gets it, and the body goes
 // upstream as it was (with the model rewritten).
 func TestStreamKeepsUsageTheClientAskedFor(t *testing.T) {
