@@ -65,10 +65,7 @@ func TestMain(m *testing.M) {
 		fmt.Print("traceparent=" + os.Getenv("TRACEPARENT"))
 		os.Exit(0)
 	}
-	goleak.VerifyTestMain(m,
-		// google.golang.org/genai (the Gemini SDK tests) links go.opencensus.io,
-		// whose package init starts a worker that lives for the whole process.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"))
+	goleak.VerifyTestMain(m)
 }
 
 // upstreamKey is the key the gateway sends to the mock; no response or log
