@@ -6,16 +6,19 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
 
+	"aigateway/internal/ledger"
 	"aigateway/internal/mockllm"
 	"aigateway/internal/sse"
 )
@@ -370,3 +373,54 @@ func BenchmarkResponsesStream(b *testing.B)          { benchmarkResponses(b, "ch
 func BenchmarkResponsesNativeStream(b *testing.B)    { benchmarkResponses(b, "native", true) }
 func BenchmarkResponsesNonStream(b *testing.B)       { benchmarkResponses(b, "chat", false) }
 func BenchmarkResponsesNativeNonStream(b *testing.B) { benchmarkResponses(b, "native", false) }
+
+// TestResponsesClientThatLeavesAtTheEndIsCompleted: Codex hangs up as soon
+// as it has response.completed. Against a native upstream that has not
+// closed its stream yet, that is a finished answer (200, completed in the
+// ledger), not a client that left (499).
+func TestResponsesClientThatLeavesAtTheEndIsCompleted(t *testing.T) {
+	release := make(chan struct{})
+	holding := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\n"+
+			"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2,\"total_tokens\":7}}}\n\n")
+		w.(http.Flusher).Flush()
+		select { // the upstream closes its end later
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(holding.Close)
+	t.Cleanup(func() { close(release) })
+	led := newMemLedger()
+	g := startGateway(t, gatewayOptions{ledger: led, extraModels: `{"id": "native", "adapter": "openai_compat", "base_url": "` + holding.URL +
+		`/v1", "api_key": "` + upstreamKey + `", "model": "up", "responses": "native"}`})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, g.URL+"/v1/responses", strings.NewReader(`{"model": "native", "stream": true, "input": "hi"}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sse.NewReader(resp.Body, 0)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			t.Fatalf("before response.completed: %v", err)
+		}
+		if string(ev.Name) == "response.completed" {
+			break
+		}
+	}
+	resp.Body.Close() // like Codex: done, hang up
+
+	rec := led.next(t)
+	if rec.Outcome != ledger.OutcomeCompleted || rec.Status != http.StatusOK || rec.PromptTokens != 5 || rec.CompletionTokens != 2 {
+		t.Errorf("record %+v, want completed 200 with the upstream's usage", rec)
+	}
+	line := g.waitLine(t, "path=/v1/responses")
+	if !strings.Contains(line, " status=200 ") || strings.Contains(line, "error=") {
+		t.Errorf("access line %s, want status 200 and no error", line)
+	}
+}

@@ -95,9 +95,11 @@ func responsesUsage(u gjson.Result) adapter.Usage {
 }
 
 // responsesStream relays a Responses event stream event by event, names
-// included. The stream has no [DONE]: it ends properly at EOF after a
-// terminal event (response.completed, .incomplete or .failed); an EOF
-// before one is a cut stream.
+// included. The stream has no [DONE]: its terminal event
+// (response.completed, .incomplete or .failed) ends it, and an EOF before
+// one is a cut stream. Nothing is read after the terminal event: a client
+// such as Codex hangs up as soon as it has it, and waiting for the
+// upstream's EOF would turn a finished answer into a client that left.
 type responsesStream struct {
 	call     *adapter.Call
 	r        *sse.Reader
@@ -113,15 +115,14 @@ func newResponsesStream(call *adapter.Call, maxEvent int) *responsesStream {
 }
 
 func (s *responsesStream) Next() (adapter.Chunk, error) {
-	if s.done {
+	if s.terminal {
+		if !s.done {
+			s.done = true
+			s.call.Finished()
+		}
 		return adapter.Chunk{}, io.EOF
 	}
 	ev, err := s.r.Next()
-	if err == io.EOF && s.terminal {
-		s.done = true
-		s.call.Finished()
-		return adapter.Chunk{}, io.EOF
-	}
 	if err != nil {
 		if err == io.EOF {
 			err = fmt.Errorf("the upstream ended the stream before response.completed: %w", io.ErrUnexpectedEOF)

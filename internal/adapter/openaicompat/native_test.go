@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/tidwall/gjson"
@@ -125,4 +127,53 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestNativeResponsesEndsAtTheTerminalEvent: the stream ends at
+// response.completed, without waiting for the upstream to close: Codex
+// hangs up as soon as it has that event, and a gateway still reading
+// would log the finished answer as a client that left (499).
+func TestNativeResponsesEndsAtTheTerminalEvent(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\n"+
+			"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"usage\":{\"input_tokens\":5,\"output_tokens\":2,\"total_tokens\":7}}}\n\n")
+		w.(http.Flusher).Flush()
+		select { // an upstream that keeps the connection open after the end
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	a := New(Options{ID: "gw-model", BaseURL: srv.URL + "/v1", Model: "up", NativeResponses: true})
+	resp, err := a.SendNative(context.Background(), nativeRequest(`{"model":"m","stream":true,"input":"x"}`, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Stream.Close()
+	defer close(release) // first: Close drains what the upstream still sends
+	ended := make(chan []string, 1)
+	go func() {
+		var names []string
+		for {
+			c, err := resp.Stream.Next()
+			if err != nil {
+				ended <- append(names, err.Error())
+				return
+			}
+			names = append(names, string(c.Event))
+		}
+	}()
+	select {
+	case names := <-ended:
+		if strings.Join(names, ",") != "response.created,response.completed,EOF" {
+			t.Errorf("events %v, want created, completed, then EOF", names)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream did not end at response.completed: it waits for the upstream to close")
+	}
+	if u := resp.Stream.Usage(); u.PromptTokens != 5 || u.CompletionTokens != 2 {
+		t.Errorf("usage %+v", u)
+	}
 }
