@@ -105,7 +105,6 @@ type responsesStream struct {
 	r        *sse.Reader
 	usage    adapter.Usage
 	terminal bool
-	done     bool
 }
 
 func newResponsesStream(call *adapter.Call, maxEvent int) *responsesStream {
@@ -116,10 +115,7 @@ func newResponsesStream(call *adapter.Call, maxEvent int) *responsesStream {
 
 func (s *responsesStream) Next() (adapter.Chunk, error) {
 	if s.terminal {
-		if !s.done {
-			s.done = true
-			s.call.Finished()
-		}
+		s.call.Finished()
 		return adapter.Chunk{}, io.EOF
 	}
 	ev, err := s.r.Next()
@@ -145,7 +141,7 @@ func (s *responsesStream) Next() (adapter.Chunk, error) {
 	return adapter.Chunk{Event: ev.Name, Data: ev.Data}, nil
 }
 
-func (s *responsesStream) Buffered() bool { return !s.done && s.r.Buffered() }
+func (s *responsesStream) Buffered() bool { return !s.terminal && s.r.Buffered() }
 
 func (s *responsesStream) Usage() adapter.Usage { return s.usage }
 
